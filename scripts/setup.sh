@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# setup.sh - install every Debian package medfm needs to build, test and benchmark.
+# Safe to re-run: when everything is present it changes nothing and does not touch the network.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config   # build
+  libcjson-dev zlib1g-dev libssl-dev             # runtime libraries (JSON, gzip, SHA-256)
+  libcmocka-dev                                  # unit tests
+  python3 xz-utils time                          # test oracles, unpacking the data, peak RSS
+  clang libclang-rt-14-dev                       # libFuzzer targets
+  clang-format clang-tidy cppcheck               # lint
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "setup: installing ${missing[*]}" >&2
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

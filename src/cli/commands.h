@@ -1,0 +1,9 @@
+/* commands.h - the CLI's verbs: one file per verb, cmd_<name>(argc, argv) returning the exit
+ * status (0 ok, 1 failure, 2 usage error). */
+#ifndef MF_CLI_COMMANDS_H
+#define MF_CLI_COMMANDS_H
+
+int cmd_ingest(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+#endif

@@ -1,0 +1,49 @@
+/* main.c - the medfm command: dispatches to one verb per file (cmd_*.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+struct verb {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+};
+
+static const struct verb verbs[] = {
+    {"ingest", cmd_ingest, "read FHIR R4 (Bundles, Bulk NDJSON) or MIMIC-IV into an event store"},
+    {"inspect", cmd_inspect, "summarize an event store, or show one patient's timeline"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: medfm <verb> [options]\n\n"
+               "medfm is an open clinical foundation model: it ingests longitudinal patient\n"
+               "records into an event store that later stages train and serve from.\n\nverbs:\n");
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].help);
+    fprintf(f, "\n'medfm <verb> --help' explains a verb.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("medfm 0.1.0\n");
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strcmp(argv[1], verbs[i].name) == 0)
+            return verbs[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "medfm: unknown verb '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

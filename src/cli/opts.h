@@ -1,0 +1,32 @@
+/* opts.h - command-line options declared as data beside their help text, so `--help` is
+ * generated from the same table the parser reads (git's parse-options habit). */
+#ifndef MF_CLI_OPTS_H
+#define MF_CLI_OPTS_H
+
+#include <stddef.h>
+
+enum opt_type { OPT_FLAG, OPT_STRING, OPT_INT, OPT_SIZE };
+
+struct opt {
+    const char *name; /* long name without "--" */
+    enum opt_type type;
+    void *dest;          /* int * for FLAG and INT, const char ** for STRING, size_t * for SIZE */
+    const char *argname; /* shown in help, e.g. "DIR" */
+    const char *help;
+};
+
+struct cmd_help {
+    const char *usage;   /* "medfm ingest --format F --out STORE PATH..." */
+    const char *summary; /* one paragraph */
+    const struct opt *opts;
+    size_t n_opts;
+    const char *epilog; /* examples, or NULL */
+};
+
+/* Parse argv[1..] (argv[0] is the verb).  Positional arguments are collected into pos (which
+ * must hold argc entries).  Returns 0, 1 when --help was asked (help printed), or 2 after
+ * printing an error (usage error, exit code 2). */
+int opts_parse(int argc, char **argv, const struct cmd_help *h, const char **pos, int *npos);
+void opts_usage(const struct cmd_help *h);
+
+#endif

@@ -1,0 +1,139 @@
+/* buf.c - growable byte buffers with a hard maximum (see buf.h). */
+#include "core/buf.h"
+#include "core/err.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mf_buf_grow(struct mf_buf *b, size_t n)
+{
+    size_t max = b->max ? b->max : SIZE_MAX / 2;
+    if (n > max || b->len > max - n)
+        return MF_ETOOBIG;
+    size_t need = b->len + n + 1;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap = cap < SIZE_MAX / 4 ? cap * 2 : need;
+    char *p = realloc(b->data, cap);
+    if (p == NULL)
+        return MF_ENOMEM;
+    if (b->data == NULL)
+        p[0] = '\0';
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int mf_buf_append(struct mf_buf *b, const void *data, size_t n)
+{
+    int rc = mf_buf_grow(b, n);
+    if (rc)
+        return rc;
+    if (n)
+        memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int mf_buf_puts(struct mf_buf *b, const char *s)
+{
+    return mf_buf_append(b, s, strlen(s));
+}
+
+int mf_buf_putc(struct mf_buf *b, char c)
+{
+    return mf_buf_append(b, &c, 1);
+}
+
+int mf_buf_printf(struct mf_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char small[256];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return MF_EINVAL;
+    if ((size_t)n < sizeof small)
+        return mf_buf_append(b, small, (size_t)n);
+    int rc = mf_buf_grow(b, (size_t)n);
+    if (rc)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int mf_buf_json_escape(struct mf_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        rc = mf_buf_append(b, s + start, i - start);
+        if (rc)
+            break;
+        start = i + 1;
+        switch (c) {
+        case '"':
+            rc = mf_buf_append(b, "\\\"", 2);
+            break;
+        case '\\':
+            rc = mf_buf_append(b, "\\\\", 2);
+            break;
+        case '\n':
+            rc = mf_buf_append(b, "\\n", 2);
+            break;
+        case '\r':
+            rc = mf_buf_append(b, "\\r", 2);
+            break;
+        case '\t':
+            rc = mf_buf_append(b, "\\t", 2);
+            break;
+        default: {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            rc = mf_buf_append(b, u, 6);
+        }
+        }
+    }
+    if (rc == 0)
+        rc = mf_buf_append(b, s + start, n - start);
+    return rc;
+}
+
+void mf_buf_reset(struct mf_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void mf_buf_release(struct mf_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *mf_buf_detach(struct mf_buf *b, size_t *len)
+{
+    if (b->data == NULL && mf_buf_grow(b, 0) != 0)
+        return NULL;
+    char *p = b->data;
+    if (len)
+        *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return p;
+}

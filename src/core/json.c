@@ -1,0 +1,154 @@
+/* json.c - cJSON parsing into a per-thread arena (see json.h). */
+#include "core/json.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct chunk {
+    struct chunk *next;
+    size_t used, cap;
+    max_align_t data[];
+};
+
+struct arena {
+    struct chunk *head;
+    int depth; /* live trees; the arena is reset when the last one is released */
+};
+
+static _Thread_local struct arena arena;
+static _Thread_local int active;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+/* Frees a thread's arena when the thread exits (worker pools shrink and grow). */
+static pthread_key_t arena_key;
+
+static void arena_destroy(void *unused)
+{
+    (void)unused;
+    struct chunk *c = arena.head;
+    while (c) {
+        struct chunk *n = c->next;
+        free(c);
+        c = n;
+    }
+    arena.head = NULL;
+    arena.depth = 0;
+}
+
+/* Whether p lies in one of this thread's arena chunks. */
+static int in_arena(const void *p)
+{
+    for (const struct chunk *c = arena.head; c; c = c->next) {
+        const char *b = (const char *)c->data;
+        if ((const char *)p >= b && (const char *)p < b + c->cap)
+            return 1;
+    }
+    return 0;
+}
+
+static void *arena_alloc(size_t n)
+{
+    if (!active && arena.depth == 0)
+        return malloc(n);
+    n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    struct chunk *c = arena.head;
+    if (c == NULL || c->cap - c->used < n) {
+        size_t cap = n > ((size_t)1 << 20) ? n : (size_t)1 << 20;
+        struct chunk *nc = malloc(sizeof *nc + cap);
+        if (nc == NULL)
+            return NULL;
+        nc->next = c;
+        nc->used = 0;
+        nc->cap = cap;
+        arena.head = c = nc;
+        pthread_setspecific(arena_key, &arena);
+    }
+    void *p = (char *)c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+static void arena_free(void *p)
+{
+    if (p != NULL && !in_arena(p))
+        free(p);
+}
+
+static void install(void)
+{
+    pthread_key_create(&arena_key, arena_destroy);
+    cJSON_Hooks h = {arena_alloc, arena_free};
+    cJSON_InitHooks(&h);
+}
+
+cJSON *mf_json_parse(const char *data, size_t len, size_t *err_offset)
+{
+    pthread_once(&once, install);
+    active = 1;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(data, len, &end, 0);
+    active = 0;
+    if (root == NULL) {
+        if (err_offset)
+            *err_offset = end && end >= data ? (size_t)(end - data) : 0;
+        if (arena.depth == 0)
+            mf_json_release(NULL);
+        return NULL;
+    }
+    arena.depth++;
+    return root;
+}
+
+void mf_json_release(cJSON *root)
+{
+    if (root != NULL && arena.depth > 0)
+        arena.depth--;
+    if (arena.depth > 0)
+        return;
+    /* One chunk left: reuse it.  Several: replace them by one as large as all of them, so the
+     * next document of the same size parses without growing (at most 256 MiB is kept). */
+    struct chunk *c = arena.head;
+    if (c == NULL)
+        return;
+    if (c->next == NULL) {
+        c->used = 0;
+        return;
+    }
+    size_t total = 0;
+    while (c) {
+        struct chunk *n = c->next;
+        total += c->cap;
+        free(c);
+        c = n;
+    }
+    arena.head = NULL;
+    if (total > ((size_t)256 << 20))
+        return;
+    c = malloc(sizeof *c + total);
+    if (c == NULL)
+        return;
+    c->next = NULL;
+    c->used = 0;
+    c->cap = total;
+    arena.head = c;
+    pthread_setspecific(arena_key, &arena);
+}
+
+const char *mf_json_str(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+const cJSON *mf_json_obj(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsObject(v) ? v : NULL;
+}
+
+const cJSON *mf_json_arr(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsArray(v) ? v : NULL;
+}

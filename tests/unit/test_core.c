@@ -1,0 +1,316 @@
+/* test_core.c - unit tests for src/core: times, buffers, string map, hashes, files, reader. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "core/buf.h"
+#include "core/fs.h"
+#include "core/hash.h"
+#include "core/json.h"
+#include "core/strmap.h"
+#include "core/timeutil.h"
+
+static int64_t parse(const char *s)
+{
+    int64_t t = 0;
+    assert_int_equal(mf_time_parse(s, strlen(s), &t), 0);
+    return t;
+}
+
+static void time_parses_fhir_forms(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("1970-01-01T00:00:00Z"), 0);
+    assert_int_equal(parse("1970-01-02"), MF_USEC_PER_DAY);
+    assert_int_equal(parse("1970"), 0);
+    assert_int_equal(parse("1970-02"), 31 * MF_USEC_PER_DAY);
+    assert_int_equal(parse("2000-03-01T00:00:00Z") - parse("2000-02-28T00:00:00Z"),
+                     2 * MF_USEC_PER_DAY);
+    assert_int_equal(parse("2019-05-31T16:16:03-04:00"), parse("2019-05-31T20:16:03Z"));
+    assert_int_equal(parse("2019-05-31T16:16:03+05:30"), parse("2019-05-31T10:46:03Z"));
+    assert_int_equal(parse("2019-05-31T16:16:03.25Z") - parse("2019-05-31T16:16:03Z"), 250000);
+    assert_int_equal(parse("2180-07-23 14:00:00"), parse("2180-07-23T14:00:00Z"));
+    assert_int_equal(parse("1900-01-01"), INT64_C(-2208988800) * MF_USEC_PER_SEC);
+    assert_int_equal(parse("2019-05-31T16:16"), parse("2019-05-31T16:16:00Z"));
+}
+
+static void time_rejects_impossible(void **state)
+{
+    (void)state;
+    const char *bad[] = {"2019-02-29",
+                         "2019-13-01",
+                         "2019-00-10",
+                         "2019-04-31",
+                         "2019-05-31T24:00:00Z",
+                         "2019-05-31T10:61:00Z",
+                         "19-05-31",
+                         "",
+                         "2019-05-31T10:00:00+15:00",
+                         "2019-05-31X",
+                         "abcd",
+                         "2019-5-1",
+                         "0000-01-01",
+                         "2019-05-31T10:00:00.Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t t;
+        assert_int_equal(mf_time_parse(bad[i], strlen(bad[i]), &t), MF_EPARSE);
+    }
+    int64_t t;
+    assert_int_equal(mf_time_parse("2020-02-29", 10, &t), 0); /* leap year */
+    assert_int_equal(mf_time_parse("2000-02-29", 10, &t), 0);
+    assert_int_equal(mf_time_parse("1900-02-29", 10, &t), MF_EPARSE);
+}
+
+static void time_formats_round_trip(void **state)
+{
+    (void)state;
+    char out[32];
+    mf_time_format(parse("2019-05-31T16:16:03Z"), out);
+    assert_string_equal(out, "2019-05-31T16:16:03Z");
+    mf_time_format(parse("1850-12-31T23:59:59.5Z"), out);
+    assert_string_equal(out, "1850-12-31T23:59:59.500000Z");
+    mf_time_format(MF_TIME_NONE, out);
+    assert_string_equal(out, "");
+    for (int64_t d = -800000; d < 800000; d += 997) {
+        int64_t y;
+        unsigned m, dd;
+        mf_civil_from_days(d, &y, &m, &dd);
+        assert_int_equal(mf_days_from_civil(y, m, dd), d);
+    }
+}
+
+static void buf_grows_and_limits(void **state)
+{
+    (void)state;
+    struct mf_buf b = MF_BUF_INIT;
+    b.max = 10;
+    assert_int_equal(mf_buf_puts(&b, "hello"), 0);
+    assert_int_equal(mf_buf_printf(&b, "%d", 12345), 0);
+    assert_string_equal(b.data, "hello12345");
+    assert_int_equal(mf_buf_putc(&b, 'x'), MF_ETOOBIG);
+    assert_int_equal(b.len, 10);
+    mf_buf_reset(&b);
+    b.max = 0;
+    assert_int_equal(mf_buf_json_escape(&b, "a\"b\\c\n\x01", 7), 0);
+    assert_string_equal(b.data, "a\\\"b\\\\c\\n\\u0001");
+    size_t n;
+    char *p = mf_buf_detach(&b, &n);
+    assert_int_equal(n, strlen(p));
+    free(p);
+    assert_null(b.data);
+}
+
+static void strmap_inserts_and_finds(void **state)
+{
+    (void)state;
+    struct mf_strmap m;
+    mf_strmap_init(&m);
+    char key[32];
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(key, sizeof key, "LOINC/%d", i);
+        int added;
+        struct mf_strmap_slot *s = mf_strmap_upsert(&m, key, (size_t)n, &added);
+        assert_non_null(s);
+        assert_true(added);
+        s->value = (uint64_t)i;
+    }
+    assert_int_equal(m.n, 5000);
+    for (int i = 0; i < 5000; i++) {
+        int n = snprintf(key, sizeof key, "LOINC/%d", i);
+        struct mf_strmap_slot *s = mf_strmap_get(&m, key, (size_t)n);
+        assert_non_null(s);
+        assert_int_equal(s->value, i);
+        assert_memory_equal(mf_strmap_key(&m, s), key, (size_t)n);
+    }
+    assert_null(mf_strmap_get(&m, "LOINC/5000", 10));
+    int added = 1;
+    mf_strmap_upsert(&m, "LOINC/7", 7, &added);
+    assert_false(added);
+    mf_strmap_free(&m);
+}
+
+static void sha256_known_vector(void **state)
+{
+    (void)state;
+    char hex[65];
+    assert_int_equal(mf_sha256_hex("abc", 3, hex), 0);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    assert_true(mf_hash64("a", 1) != mf_hash64("b", 1));
+}
+
+static char tmpdir[256];
+
+static int setup_tmp(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/medfm-test-core-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_tmp(void **state)
+{
+    (void)state;
+    return mf_fs_rm_rf(tmpdir);
+}
+
+static void write_file(const char *path, const char *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    fclose(f);
+}
+
+static void reader_reads_lines(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/lines.txt", tmpdir);
+    /* a long line crosses the reader's buffer boundary */
+    size_t big = 700000;
+    char *data = malloc(big + 64);
+    size_t n = 0;
+    n += (size_t)snprintf(data + n, 64, "first\r\n\n");
+    memset(data + n, 'x', big);
+    n += big;
+    n += (size_t)snprintf(data + n, 64, "\nlast");
+    write_file(path, data, n);
+    struct mf_reader r;
+    struct mf_err err = {0};
+    assert_int_equal(mf_reader_open(&r, path, &err), 0);
+    char *line;
+    size_t len;
+    assert_int_equal(mf_reader_line(&r, &line, &len, &err), 1);
+    assert_int_equal(len, 5);
+    assert_memory_equal(line, "first", 5);
+    assert_int_equal(mf_reader_line(&r, &line, &len, &err), 1);
+    assert_int_equal(len, 0);
+    assert_int_equal(mf_reader_line(&r, &line, &len, &err), 1);
+    assert_int_equal(len, big);
+    assert_int_equal(r.line, 3);
+    assert_int_equal(mf_reader_line(&r, &line, &len, &err), 1);
+    assert_memory_equal(line, "last", 4);
+    assert_int_equal(mf_reader_line(&r, &line, &len, &err), 0);
+    mf_reader_close(&r);
+    free(data);
+}
+
+static void reader_reads_gzip_and_detects_truncation(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/t.csv.gz", tmpdir);
+    gzFile g = gzopen(path, "wb");
+    assert_non_null(g);
+    for (int i = 0; i < 20000; i++)
+        gzprintf(g, "row,%d,%d\n", i, i * 7919 % 10007);
+    gzclose(g);
+    struct mf_reader r;
+    struct mf_err err = {0};
+    char *line;
+    size_t len;
+    int rows = 0, rc;
+    assert_int_equal(mf_reader_open(&r, path, &err), 0);
+    while ((rc = mf_reader_line(&r, &line, &len, &err)) == 1)
+        rows++;
+    assert_int_equal(rc, 0);
+    assert_int_equal(rows, 20000);
+    mf_reader_close(&r);
+
+    struct mf_buf b = MF_BUF_INIT;
+    assert_int_equal(mf_fs_read_file(path, 1 << 30, &b, &err), 0);
+    write_file(path, b.data, b.len / 2);
+    mf_buf_release(&b);
+    assert_int_equal(mf_reader_open(&r, path, &err), 0);
+    while ((rc = mf_reader_line(&r, &line, &len, &err)) == 1)
+        ;
+    assert_int_equal(rc, MF_EPARSE);
+    assert_non_null(strstr(err.msg, "truncated"));
+    mf_reader_close(&r);
+}
+
+static void fs_lists_sorted_and_filters(void **state)
+{
+    (void)state;
+    char p[512];
+    snprintf(p, sizeof p, "%s/tree/b", tmpdir);
+    struct mf_err err = {0};
+    assert_int_equal(mf_fs_mkdir_p(p, &err), 0);
+    const char *names[] = {"tree/b/z.json", "tree/a.json", "tree/c.txt", "tree/.hidden.json"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", tmpdir, names[i]);
+        write_file(p, "{}", 2);
+    }
+    struct mf_strlist l = {0};
+    static const char *const sfx[] = {".json", NULL};
+    snprintf(p, sizeof p, "%s/tree", tmpdir);
+    assert_int_equal(mf_fs_list(p, sfx, &l, &err), 0);
+    assert_int_equal(l.n, 2);
+    assert_non_null(strstr(l.items[0], "tree/a.json"));
+    assert_non_null(strstr(l.items[1], "tree/b/z.json"));
+    mf_strlist_free(&l);
+    snprintf(p, sizeof p, "%s/missing", tmpdir);
+    assert_int_equal(mf_fs_list(p, sfx, &l, &err), MF_ENOTFOUND);
+}
+
+static void fs_read_file_limit(void **state)
+{
+    (void)state;
+    char p[512];
+    snprintf(p, sizeof p, "%s/big", tmpdir);
+    write_file(p, "0123456789", 10);
+    struct mf_buf b = MF_BUF_INIT;
+    struct mf_err err = {0};
+    assert_int_equal(mf_fs_read_file(p, 9, &b, &err), MF_ETOOBIG);
+    mf_err_clear(&err);
+    assert_int_equal(mf_fs_read_file(p, 10, &b, &err), 0);
+    assert_int_equal(b.len, 10);
+    mf_buf_release(&b);
+}
+
+static void json_arena_parse(void **state)
+{
+    (void)state;
+    const char *doc = "{\"a\": [1, 2, {\"b\": \"c\"}], \"d\": \"e\"}";
+    for (int i = 0; i < 3; i++) {
+        cJSON *j = mf_json_parse(doc, strlen(doc), NULL);
+        assert_non_null(j);
+        assert_string_equal(mf_json_str(j, "d"), "e");
+        assert_non_null(mf_json_arr(j, "a"));
+        assert_null(mf_json_obj(j, "a"));
+        mf_json_release(j);
+    }
+    size_t off = 0;
+    assert_null(mf_json_parse("{\"a\": [1, }", 11, &off));
+    assert_true(off >= 9 && off <= 11);
+    /* trees built outside the arena still use malloc and free */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "k", "v");
+    cJSON_Delete(o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(time_parses_fhir_forms),
+        cmocka_unit_test(time_rejects_impossible),
+        cmocka_unit_test(time_formats_round_trip),
+        cmocka_unit_test(buf_grows_and_limits),
+        cmocka_unit_test(strmap_inserts_and_finds),
+        cmocka_unit_test(sha256_known_vector),
+        cmocka_unit_test(reader_reads_lines),
+        cmocka_unit_test(reader_reads_gzip_and_detects_truncation),
+        cmocka_unit_test(fs_lists_sorted_and_filters),
+        cmocka_unit_test(fs_read_file_limit),
+        cmocka_unit_test(json_arena_parse),
+    };
+    return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+}

@@ -16,13 +16,18 @@ for n in "$n1" "$n2"; do
   rm -rf "$tmp/in"
   /usr/bin/python3 bench/replicate.py "$tmp/src" "$tmp/in" "$n"
   bytes=$(du -sb "$tmp/in" | cut -f1)
-  rm -rf "$tmp/store-$n"
-  /usr/bin/time -f '%e %M' -o "$tmp/time" build/medfm ingest --format fhir --no-deid \
-      --out "$tmp/store-$n" "$tmp/in" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
-  read -r secs kb <"$tmp/time"
-  events=$(build/medfm inspect "$tmp/store-$n" --json | awk -F'[:,]' '/"events":/{gsub(/[ \t]/,"",$2); print $2; exit}')
-  rows+=("$(printf '%-10s %10s %10s %10s %10s %12s' "$n" "$((bytes/1000000))" "$events" "$secs" \
-      "$(awk -v b="$bytes" -v s="$secs" 'BEGIN{printf "%.0f", b/1e6/s}')" "$((kb/1024))")")
+  # the default event buffer (64M), and a small one (16M) that both sizes overflow
+  for mem in default 16M; do
+    memopt=()
+    [ "$mem" = default ] || memopt=(--mem "$mem")
+    rm -rf "$tmp/store-$n"
+    /usr/bin/time -f '%e %M' -o "$tmp/time" build/medfm ingest --format fhir --no-deid \
+        "${memopt[@]}" --out "$tmp/store-$n" "$tmp/in" 2>"$tmp/log" || { cat "$tmp/log"; exit 1; }
+    read -r secs kb <"$tmp/time"
+    events=$(build/medfm inspect "$tmp/store-$n" --json | awk -F'[:,]' '/"events":/{gsub(/[ \t]/,"",$2); print $2; exit}')
+    rows+=("$(printf '%-10s %8s %10s %10s %10s %10s %12s' "$n" "$mem" "$((bytes/1000000))" "$events" \
+        "$secs" "$(awk -v b="$bytes" -v s="$secs" 'BEGIN{printf "%.0f", b/1e6/s}')" "$((kb/1024))")")
+  done
 done
 
 # inspect --patient latency on the larger store: in process (open, find, format) for 500
@@ -38,7 +43,7 @@ t0=$(date +%s%N)
 for id in $ids; do /bin/true; done
 t1=$(date +%s%N)
 
-printf '\n%-10s %10s %10s %10s %10s %12s\n' patients MB events seconds MB/s "peak RSS MiB"
+printf '\n%-10s %8s %10s %10s %10s %10s %12s\n' patients --mem MB events seconds MB/s "peak RSS MiB"
 for r in "${rows[@]}"; do echo "$r"; done
 printf '\ninspect --patient on the %s-patient store:\n' "$n2"
 echo "  in process (open + find + format): $lookup"

@@ -40,7 +40,7 @@ static struct mf_ingest_ctx *sink_begin(const char *name)
         char dst[128];
         struct mf_err err = {0, {0}};
         /* large enough that no fuzz input makes a batch spill (which would invalidate marks) */
-        struct mf_store_writer_opts wo = {(size_t)1 << 30, 0};
+        struct mf_store_writer_opts wo = {(size_t)1 << 30, 0, 0};
         snprintf(dst, sizeof dst, "/tmp/medfm-fuzz-%s-%ld", name, (long)getpid());
         if (mf_store_writer_open(&sink_writer, dst, 1, &wo, &err) != 0) {
             fprintf(stderr, "fuzz: %s\n", err.msg);

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config   # build
-  libcjson-dev zlib1g-dev libssl-dev             # runtime libraries (JSON, gzip, SHA-256)
+  libcjson-dev zlib1g-dev nettle-dev             # runtime libraries (JSON, gzip, SHA-256)
   libcmocka-dev                                  # unit tests
   python3 xz-utils time                          # test oracles, unpacking the data, peak RSS
   clang libclang-rt-14-dev                       # libFuzzer targets

@@ -18,7 +18,7 @@ int cmd_ingest(int argc, char **argv)
         {"strict", OPT_FLAG, &strict, NULL, "stop at the first bad record (default: skip, report)"},
         {"no-deid", OPT_FLAG, &no_deid, NULL, "build an identified store (required for now)"},
         {"threads", OPT_INT, &threads, "N", "parser threads (default: all cores)"},
-        {"mem", OPT_SIZE, &mem, "SIZE", "event buffer before spilling to disk (default 256M)"},
+        {"mem", OPT_SIZE, &mem, "SIZE", "event buffer before spilling to disk (default 64M)"},
         {"quiet", OPT_FLAG, &quiet, NULL, "no progress or summary on stderr"},
     };
     const struct cmd_help help = {

@@ -1,38 +1,40 @@
-/* hash.c - SHA-256 through OpenSSL's EVP interface, and a table hash (see hash.h). */
+/* hash.c - SHA-256 through Nettle, and a table hash (see hash.h).
+ *
+ * Nettle rather than OpenSSL: both are well kept, but OpenSSL 3 costs milliseconds per process
+ * to load and to initialize its providers, which short commands like `medfm inspect` cannot
+ * afford (docs/performance.md); Nettle's SHA-256 needs no initialization at all.
+ */
 #include "core/hash.h"
 #include "core/err.h"
 
-#include <openssl/evp.h>
+#include <stdlib.h>
+
+#include <nettle/sha2.h>
 
 int mf_sha256_init(struct mf_sha256 *h)
 {
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    struct sha256_ctx *c = malloc(sizeof *c);
     if (c == NULL)
         return MF_ENOMEM;
-    if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(c);
-        return MF_EIO;
-    }
+    sha256_init(c);
     h->ctx = c;
     return 0;
 }
 
 int mf_sha256_update(struct mf_sha256 *h, const void *data, size_t n)
 {
-    return EVP_DigestUpdate(h->ctx, data, n) == 1 ? 0 : MF_EIO;
+    sha256_update(h->ctx, n, data);
+    return 0;
 }
 
 int mf_sha256_final(struct mf_sha256 *h, char hex[65])
 {
     static const char digit[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    int ok = EVP_DigestFinal_ex(h->ctx, md, &len) == 1;
-    EVP_MD_CTX_free(h->ctx);
+    uint8_t md[SHA256_DIGEST_SIZE];
+    sha256_digest(h->ctx, sizeof md, md);
+    free(h->ctx);
     h->ctx = NULL;
-    if (!ok || len != 32)
-        return MF_EIO;
-    for (unsigned i = 0; i < 32; i++) {
+    for (unsigned i = 0; i < SHA256_DIGEST_SIZE; i++) {
         hex[2 * i] = digit[md[i] >> 4];
         hex[2 * i + 1] = digit[md[i] & 15];
     }
@@ -42,7 +44,7 @@ int mf_sha256_final(struct mf_sha256 *h, char hex[65])
 
 void mf_sha256_discard(struct mf_sha256 *h)
 {
-    EVP_MD_CTX_free(h->ctx);
+    free(h->ctx);
     h->ctx = NULL;
 }
 
@@ -52,11 +54,7 @@ int mf_sha256_hex(const void *data, size_t n, char hex[65])
     int rc = mf_sha256_init(&h);
     if (rc)
         return rc;
-    rc = mf_sha256_update(&h, data, n);
-    if (rc) {
-        mf_sha256_discard(&h);
-        return rc;
-    }
+    mf_sha256_update(&h, data, n);
     return mf_sha256_final(&h, hex);
 }
 

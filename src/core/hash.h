@@ -1,4 +1,4 @@
-/* hash.h - content hashes (SHA-256 via OpenSSL) and a fast 64-bit hash for hash tables. */
+/* hash.h - content hashes (SHA-256 via Nettle) and a fast 64-bit hash for hash tables. */
 #ifndef MF_CORE_HASH_H
 #define MF_CORE_HASH_H
 
@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 struct mf_sha256 {
-    void *ctx; /* EVP_MD_CTX */
+    void *ctx; /* struct sha256_ctx */
 };
 
 int mf_sha256_init(struct mf_sha256 *h);

@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nettle/base64.h>
+
 #include "core/json.h"
 #include "core/timeutil.h"
 
@@ -737,59 +739,42 @@ static int code_set(struct code *out, const char *pre, const char *s)
 
 /* --- attachments ------------------------------------------------------------------------- */
 
-/* The value of a base64 digit, or -1. */
-static int b64_digit(unsigned char ch)
+/* Decode s with one of Nettle's base64 alphabets into out (replacing its contents). */
+static int b64_try(const char *s, size_t n, struct mf_buf *out, int url)
 {
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+' || ch == '-')
-        return 62;
-    if (ch == '/' || ch == '_')
-        return 63;
-    return -1;
-}
-
-/* Decode base64 (standard or URL alphabet, whitespace ignored, padding optional) into out,
- * replacing its contents.  Returns 0, MF_EPARSE for bad input, or a buffer error. */
-static int b64_decode(const char *s, size_t n, struct mf_buf *out)
-{
+    struct base64_decode_ctx ctx;
+    if (url)
+        base64url_decode_init(&ctx);
+    else
+        base64_decode_init(&ctx);
     mf_buf_reset(out);
-    int rc = mf_buf_grow(out, n / 4 * 3 + 3);
+    int rc = mf_buf_grow(out, BASE64_DECODE_LENGTH(n) + 1);
     if (rc)
         return rc;
-    unsigned char *o = (unsigned char *)out->data;
-    size_t k = 0;
-    uint32_t acc = 0;
-    int bits = 0, pad = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t')
-            continue;
-        if (ch == '=') {
-            pad++;
-            continue;
-        }
-        int v = b64_digit(ch);
-        if (v < 0 || pad)
-            return MF_EPARSE;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            o[k++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    /* 6 leftover bits cannot end a valid encoding; leftover bits must be zero. */
-    if (bits >= 6 || acc != 0 || pad > 2)
+    size_t k = BASE64_DECODE_LENGTH(n);
+    if (!base64_decode_update(&ctx, &k, (uint8_t *)out->data, n, s))
         return MF_EPARSE;
-    out->len = k;
-    out->data[k] = '\0';
+    /* padding is optional for some senders: supply what is missing */
+    size_t digits = 0;
+    for (size_t i = 0; i < n; i++)
+        digits += s[i] != ' ' && s[i] != '\n' && s[i] != '\r' && s[i] != '\t';
+    size_t pad = (4 - digits % 4) % 4, k2 = 0;
+    if (pad == 3 ||
+        (pad && !base64_decode_update(&ctx, &k2, (uint8_t *)out->data + k, pad, "==")) ||
+        !base64_decode_final(&ctx))
+        return MF_EPARSE;
+    out->len = k + k2;
+    out->data[out->len] = '\0';
     return 0;
+}
+
+/* Decode base64 (FHIR's standard alphabet, or the URL-safe one some senders use; whitespace
+ * ignored) into out, replacing its contents.  Returns 0, MF_EPARSE for bad input, or a buffer
+ * error. */
+static int b64_decode(const char *s, size_t n, struct mf_buf *out)
+{
+    int rc = b64_try(s, n, out, 0);
+    return rc == MF_EPARSE ? b64_try(s, n, out, 1) : rc;
 }
 
 /* Emit attachment a (at path) as a note event code at time t, when it has inline data that

@@ -465,7 +465,7 @@ int mf_ingest_run(const struct mf_ingest_opts *o, struct mf_ingest_result *res, 
         res->files = (int64_t)files.n;
     }
     /* the writer first: it removes what killed runs left, then the report starts */
-    struct mf_store_writer_opts wo = {o->mem_limit, 0};
+    struct mf_store_writer_opts wo = {o->mem_limit, 0, 0};
     if ((rc = mf_store_writer_open(&w, o->out, n, &wo, err)) != 0)
         goto out;
     log_ok = 1;

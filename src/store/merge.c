@@ -236,6 +236,135 @@ static void sift_down(struct run **heap, size_t n, size_t i)
     }
 }
 
+/* The runs being merged, as a min-heap of their current records. */
+struct merger {
+    struct run *runs;
+    struct run **heap;
+    size_t n, nh;
+};
+
+/* Each run being merged has an input buffer of this size; the writer's merge_fanin bounds
+ * how many are open at once. */
+#define RUN_BUFFER ((size_t)256 << 10)
+
+static void merger_close(struct merger *m)
+{
+    for (size_t k = 0; m->runs && k < m->n; k++) {
+        if (m->runs[k].f)
+            fclose(m->runs[k].f);
+        mf_buf_release(&m->runs[k].strs);
+    }
+    free(m->runs);
+    free(m->heap);
+    memset(m, 0, sizeof *m);
+}
+
+/* Open paths[0..n) and read the first record of each. */
+static int merger_open(struct merger *m, char *const *paths, size_t n, struct mf_err *err)
+{
+    memset(m, 0, sizeof *m);
+    m->runs = calloc(n ? n : 1, sizeof *m->runs);
+    m->heap = calloc(n ? n : 1, sizeof(struct run *));
+    if (!m->runs || !m->heap) {
+        merger_close(m);
+        return mf_err_set(err, MF_ENOMEM, "out of memory");
+    }
+    m->n = n;
+    for (size_t k = 0; k < n; k++) {
+        struct run *r = &m->runs[k];
+        r->f = fopen(paths[k], "rb");
+        if (r->f == NULL) {
+            int rc = mf_err_set(err, MF_EIO, "cannot open '%s': %s", paths[k], strerror(errno));
+            merger_close(m);
+            return rc;
+        }
+        setvbuf(r->f, NULL, _IOFBF, RUN_BUFFER);
+        int rc = run_next(r, err);
+        if (rc) {
+            merger_close(m);
+            return rc;
+        }
+        if (!r->done)
+            m->heap[m->nh++] = r;
+    }
+    for (size_t i = m->nh / 2; i-- > 0;)
+        sift_down(m->heap, m->nh, i);
+    return 0;
+}
+
+/* The smallest current record, or NULL when every run is done. */
+static const struct rec_view *merger_peek(const struct merger *m)
+{
+    return m->nh ? &m->heap[0]->v : NULL;
+}
+
+/* Move past the smallest record. */
+static int merger_advance(struct merger *m, struct mf_err *err)
+{
+    struct run *r = m->heap[0];
+    int rc = run_next(r, err);
+    if (rc)
+        return rc;
+    if (r->done)
+        m->heap[0] = m->heap[--m->nh];
+    sift_down(m->heap, m->nh, 0);
+    return 0;
+}
+
+/* Merge paths[0..n) into one run file out. */
+static int merge_into_run(char *const *paths, size_t n, const char *out, struct mf_err *err)
+{
+    struct merger m;
+    int rc = merger_open(&m, paths, n, err);
+    if (rc)
+        return rc;
+    FILE *f = fopen(out, "wb");
+    if (f == NULL) {
+        rc = mf_err_set(err, MF_EIO, "cannot create '%s': %s", out, strerror(errno));
+        merger_close(&m);
+        return rc;
+    }
+    setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
+    const struct rec_view *v;
+    while (rc == 0 && (v = merger_peek(&m)) != NULL) {
+        /* a record's strings lie together after subj in the run's buffer */
+        size_t k = (size_t)v->h.subj_len + v->h.code_len + v->h.unit_len + v->h.text_len;
+        if (fwrite(&v->h, sizeof v->h, 1, f) != 1 || fwrite(v->subj, 1, k, f) != k)
+            rc = mf_err_set(err, MF_EIO, "cannot write '%s'", out);
+        else
+            rc = merger_advance(&m, err);
+    }
+    if (fclose(f) != 0 && rc == 0)
+        rc = mf_err_set(err, MF_EIO, "cannot write '%s'", out);
+    merger_close(&m);
+    return rc;
+}
+
+/* While there are more runs than fanin, merge them in groups of fanin into longer runs, so the
+ * final merge holds at most fanin input buffers however much was spilled. */
+static int reduce_runs(struct mf_strlist *paths, const char *dir, size_t fanin, struct mf_err *err)
+{
+    for (int pass = 0; paths->n > fanin; pass++) {
+        struct mf_strlist next = {0};
+        int rc = 0;
+        for (size_t g = 0; rc == 0 && g < paths->n; g += fanin) {
+            size_t k = paths->n - g < fanin ? paths->n - g : fanin;
+            char out[PATH_MAX];
+            snprintf(out, sizeof out, "%s/m%d-%zu.run", dir, pass, g / fanin);
+            rc = merge_into_run(paths->items + g, k, out, err);
+            for (size_t i = g; i < g + k; i++)
+                unlink(paths->items[i]);
+            if (rc == 0 && mf_strlist_push(&next, out) != 0)
+                rc = mf_err_set(err, MF_ENOMEM, "out of memory");
+        }
+        mf_strlist_free(paths);
+        *paths = next;
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 enum {
     COL_TIME,
     COL_CODE,
@@ -357,9 +486,10 @@ static cJSON *vocabularies(const struct dict *codes, const uint64_t *counts)
 
 int mf_store_writer_commit(struct mf_store_writer *w, struct mf_err *err)
 {
-    int rc = 0, nruns = 0;
+    int rc = 0;
     struct dict codes = {0}, units = {0};
-    struct run *runs = NULL, **heap = NULL;
+    struct merger mg = {0};
+    struct mf_strlist run_paths = {0};
     uint64_t *code_counts = NULL, *per_patient = NULL;
     size_t np = 0, np_cap = 0;
     struct shard sh;
@@ -411,42 +541,21 @@ int mf_store_writer_commit(struct mf_store_writer *w, struct mf_err *err)
         goto out;
     }
 
-    /* 3. open the runs */
-    for (int i = 0; i < w->n_batches; i++)
-        nruns += w->batches[i].runs;
-    runs = calloc(nruns ? (size_t)nruns : 1, sizeof *runs);
-    heap = calloc(nruns ? (size_t)nruns : 1, sizeof(struct run *));
-    if (!runs || !heap) {
-        rc = mf_err_set(err, MF_ENOMEM, "out of memory");
-        goto out;
+    /* 3. open the runs, merging in passes first when there are many */
+    {
+        static const char *const sfx[] = {".run", NULL};
+        if ((rc = mf_fs_list(w->runs_dir, sfx, &run_paths, err)) != 0 ||
+            (rc = reduce_runs(&run_paths, w->runs_dir, w->merge_fanin, err)) != 0 ||
+            (rc = merger_open(&mg, run_paths.items, run_paths.n, err)) != 0)
+            goto out;
     }
-    size_t nh = 0;
-    for (int i = 0, k = 0; i < w->n_batches; i++) {
-        for (int r = 0; r < w->batches[i].runs; r++, k++) {
-            char path[PATH_MAX];
-            snprintf(path, sizeof path, "%s/b%d-r%d.run", w->runs_dir, i, r);
-            runs[k].f = fopen(path, "rb");
-            if (runs[k].f == NULL) {
-                rc = mf_err_set(err, MF_EIO, "cannot open '%s': %s", path, strerror(errno));
-                goto out;
-            }
-            setvbuf(runs[k].f, NULL, _IOFBF, (size_t)1 << 20);
-            if ((rc = run_next(&runs[k], err)) != 0)
-                goto out;
-            if (!runs[k].done)
-                heap[nh++] = &runs[k];
-        }
-    }
-    for (size_t i = nh / 2; i-- > 0;)
-        sift_down(heap, nh, i);
 
     /* 4. merge into shards */
     struct mf_buf cur_subj = MF_BUF_INIT;
     uint64_t cur_count = 0, total = 0;
     int64_t tmin = INT64_MAX, tmax = INT64_MIN;
-    while (nh > 0) {
-        struct run *r = heap[0];
-        const struct rec_view *v = &r->v;
+    const struct rec_view *v;
+    while ((v = merger_peek(&mg)) != NULL) {
         int new_patient =
             cur_subj.data == NULL ||
             rec_bytes_cmp(cur_subj.data, (uint32_t)cur_subj.len, v->subj, v->h.subj_len) != 0;
@@ -510,11 +619,8 @@ int mf_store_writer_commit(struct mf_store_writer *w, struct mf_err *err)
         sh.events++;
         cur_count++;
         total++;
-        if ((rc = run_next(r, err)) != 0)
+        if ((rc = merger_advance(&mg, err)) != 0)
             break;
-        if (r->done)
-            heap[0] = heap[--nh];
-        sift_down(heap, nh, 0);
     }
     if (rc == 0 && cur_subj.data != NULL) {
         if (np == np_cap) {
@@ -536,10 +642,7 @@ int mf_store_writer_commit(struct mf_store_writer *w, struct mf_err *err)
     }
     if (rc)
         goto out;
-    for (int k = 0; k < nruns; k++) {
-        fclose(runs[k].f);
-        runs[k].f = NULL;
-    }
+    merger_close(&mg);
     mf_fs_rm_rf(w->runs_dir);
 
     /* 5. code counts and the manifest */
@@ -618,13 +721,8 @@ out:
     if (shard_open_now)
         shard_discard(&sh);
     ofile_discard(&cnt);
-    for (int k = 0; runs && k < nruns; k++) {
-        if (runs[k].f)
-            fclose(runs[k].f);
-        mf_buf_release(&runs[k].strs);
-    }
-    free(runs);
-    free(heap);
+    merger_close(&mg);
+    mf_strlist_free(&run_paths);
     free(code_counts);
     free(per_patient);
     dict_free(&codes);

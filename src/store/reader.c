@@ -40,7 +40,9 @@ struct shard {
 struct mf_store {
     char *path;
     cJSON *manifest;
-    char manifest_sha[65];
+    char manifest_sha[65]; /* computed on first use: hashing is not free at start-up */
+    char *manifest_text;
+    size_t manifest_len;
     struct strtab codes, units;
     struct map code_counts;
     struct shard *shards;
@@ -186,8 +188,8 @@ int mf_store_open(const char *path, struct mf_store **out, struct mf_err *err)
     }
     if ((rc = mf_fs_read_file(mpath, (size_t)64 << 20, &mb, err)) != 0)
         goto out;
-    mf_sha256_hex(mb.data, mb.len, s->manifest_sha);
     s->manifest = cJSON_ParseWithLength(mb.data, mb.len);
+    s->manifest_text = mf_buf_detach(&mb, &s->manifest_len);
     if (s->manifest == NULL) {
         rc = mf_err_set(err, MF_EPARSE, "store '%s' is damaged: manifest.json is not JSON", path);
         goto out;
@@ -266,6 +268,7 @@ void mf_store_close(struct mf_store *s)
     unmap(&s->code_counts);
     free(s->shards);
     cJSON_Delete(s->manifest);
+    free(s->manifest_text);
     free(s->path);
     free(s);
 }
@@ -304,7 +307,12 @@ const cJSON *mf_store_manifest(const struct mf_store *s)
 
 const char *mf_store_manifest_sha256(const struct mf_store *s)
 {
-    return s->manifest_sha;
+    /* a cache filled on first use: the store is logically unchanged */
+    struct mf_store *m = (struct mf_store *)s;
+    if (m->manifest_sha[0] == '\0' &&
+        mf_sha256_hex(m->manifest_text, m->manifest_len, m->manifest_sha) != 0)
+        m->manifest_sha[0] = '\0';
+    return m->manifest_sha;
 }
 
 uint64_t mf_store_n_patients(const struct mf_store *s)

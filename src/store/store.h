@@ -17,8 +17,9 @@
  * microseconds since the epoch, INT64_MIN for static facts; a missing value is NaN.
  *
  * Writing: events go into per-thread batches, which sort and spill runs to disk when full; the
- * commit merges the runs (memory does not grow with the number of patients) into a temporary
- * folder beside the destination and swaps it in atomically.  The same events in any order and
+ * commit merges the runs (in passes of at most merge_fanin when there are more, so memory does
+ * not grow with the number of patients) into a temporary folder beside the destination and
+ * swaps it in atomically.  The same events in any order and
  * from any number of threads give a byte-identical store.
  */
 #ifndef MF_STORE_STORE_H
@@ -37,8 +38,9 @@ struct mf_store_writer;
 struct mf_store_batch;
 
 struct mf_store_writer_opts {
-    size_t mem_limit;      /* bytes of buffered events over all batches; 0: 256 MiB */
+    size_t mem_limit;      /* bytes of buffered events over all batches; 0: 64 MiB */
     uint64_t shard_events; /* events per shard before starting a new one; 0: 4 Mi */
+    size_t merge_fanin;    /* runs merged at once (a 256 KiB buffer each); 0: 64 */
 };
 
 /* Start a store at dst with n_batches independent batches (one per thread).  Nothing at dst
@@ -96,7 +98,8 @@ void mf_store_close(struct mf_store *s);
 int mf_store_verify(const struct mf_store *s, struct mf_err *err);
 
 const struct cJSON *mf_store_manifest(const struct mf_store *s);
-/* SHA-256 of manifest.json, the store's identity (it holds every file's hash). */
+/* SHA-256 of manifest.json, the store's identity (it holds every file's hash).  Computed on
+ * the first call, which is therefore not thread-safe. */
 const char *mf_store_manifest_sha256(const struct mf_store *s);
 uint64_t mf_store_n_patients(const struct mf_store *s);
 uint64_t mf_store_n_events(const struct mf_store *s);

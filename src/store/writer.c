@@ -83,7 +83,8 @@ int mf_store_writer_open(struct mf_store_writer **out, const char *dst, int n_ba
     if (w == NULL)
         return mf_err_set(err, MF_ENOMEM, "out of memory");
     int rc = 0;
-    size_t mem = opts && opts->mem_limit ? opts->mem_limit : (size_t)256 << 20;
+    size_t mem = opts && opts->mem_limit ? opts->mem_limit : (size_t)64 << 20;
+    w->merge_fanin = opts && opts->merge_fanin >= 2 ? opts->merge_fanin : 64;
     w->shard_events = opts && opts->shard_events ? opts->shard_events : (uint64_t)4 << 20;
     w->n_batches = n_batches;
     w->dst = strdup(dst);

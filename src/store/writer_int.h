@@ -26,6 +26,7 @@ struct mf_store_writer {
     int n_batches;
     struct mf_store_batch *batches;
     uint64_t shard_events;
+    size_t merge_fanin;
     struct cJSON *sources;
     char *deid_sha256;
     int committed;

@@ -13,8 +13,8 @@ DATA="$MEDFM_SHARED_DATA/mimic-iv-demo-2.2"
 PLANT="ZZPLANTED-Jane-Roe-555-0100"
 
 if [ ! -d "$DATA/hosp" ]; then
-    echo "ingest_bad_mimic: no MIMIC-IV demo at '$DATA'; skipped" >&2
-    exit 77
+    echo "ingest_bad_mimic: no MIMIC-IV demo at '$DATA'" >&2
+    exit 1
 fi
 
 BASE="${MEDFM_TEST_TMP:-/tmp}"

@@ -16,6 +16,7 @@
 
 #include "core/fs.h"
 #include "store/store.h"
+#include "store/writer_int.h"
 
 static char tmpdir[256];
 
@@ -59,7 +60,7 @@ static void write_store(const char *dst, int n_batches, int stride, size_t mem, 
 {
     struct mf_store_writer *w;
     struct mf_err err = {0};
-    struct mf_store_writer_opts o = {mem, shard};
+    struct mf_store_writer_opts o = {mem, shard, 0};
     assert_int_equal(mf_store_writer_open(&w, dst, n_batches, &o, &err), 0);
     int total = NPAT * 16;
     for (int j = 0; j < total; j++) {
@@ -187,7 +188,7 @@ static void store_spills_with_small_memory(void **state)
     snprintf(dst, sizeof dst, "%s/spill", tmpdir);
     struct mf_store_writer *w;
     struct mf_err err = {0};
-    struct mf_store_writer_opts o = {1, 0}; /* 1 MiB floor per batch */
+    struct mf_store_writer_opts o = {1, 0, 0}; /* 1 MiB floor per batch */
     assert_int_equal(mf_store_writer_open(&w, dst, 1, &o, &err), 0);
     struct mf_store_batch *b = mf_store_writer_batch(w, 0);
     char subj[32], code[32];
@@ -213,6 +214,45 @@ static void store_spills_with_small_memory(void **state)
     for (size_t i = 0; i + 1 < tl.n; i++)
         assert_true(tl.time[i] < tl.time[i + 1]);
     mf_store_close(s);
+}
+
+static void store_merges_in_passes_when_many_runs(void **state)
+{
+    (void)state;
+    char a[512], b[512];
+    snprintf(a, sizeof a, "%s/fan-a", tmpdir);
+    snprintf(b, sizeof b, "%s/fan-b", tmpdir);
+    write_store(a, 1, 1, 0, 0);
+    /* 3 batches spilling often, merged two runs at a time: several passes */
+    struct mf_store_writer *w;
+    struct mf_err err = {0};
+    struct mf_store_writer_opts o = {3, 0, 2};
+    assert_int_equal(mf_store_writer_open(&w, b, 3, &o, &err), 0);
+    int total = NPAT * 16, spills = 0;
+    for (int j = 0; j < total; j++) {
+        int i = (int)(((long)j * 7919) % total);
+        char subj[32], code[32];
+        struct mf_event e;
+        if (!make_event(i, subj, code, &e))
+            continue;
+        struct mf_store_batch *bt = mf_store_writer_batch(w, i % 3);
+        assert_int_equal(mf_store_batch_add(bt, &e), 0);
+        if (j % 97 == 0) { /* force a run now and then */
+            assert_int_equal(mf_store_batch_spill_all(bt, &err), 0);
+            spills++;
+        }
+    }
+    assert_true(spills > 8);
+    assert_int_equal(mf_store_writer_commit(w, &err), 0);
+    mf_store_writer_free(w);
+    const char *files[] = {"manifest.json", "codes.bin", "shard-00000/time.i64",
+                           "shard-00000/code.u32", "shard-00000/text.bin"};
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        char pa[600], pb[600];
+        snprintf(pa, sizeof pa, "%s/%s", a, files[k]);
+        snprintf(pb, sizeof pb, "%s/%s", b, files[k]);
+        assert_true(files_equal(pa, pb));
+    }
 }
 
 static void store_rollback_forgets_events(void **state)
@@ -310,6 +350,7 @@ int main(void)
         cmocka_unit_test(store_round_trip),
         cmocka_unit_test(store_is_deterministic),
         cmocka_unit_test(store_spills_with_small_memory),
+        cmocka_unit_test(store_merges_in_passes_when_many_runs),
         cmocka_unit_test(store_rollback_forgets_events),
         cmocka_unit_test(store_replaces_atomically_and_aborts_cleanly),
         cmocka_unit_test(store_detects_damage),

@@ -1,21 +1,19 @@
 #!/usr/bin/env bash
 # main.sh - README command 1: set up, build, and run medfm's main job end to end on the
-# built-in default data (the bundled Synthea FHIR set): ingest it into an event store and print
-# the store's summary.  Output goes to build/main/.
+# built-in default data: simulate a cohort with known ground truth (`medfm synth`), ingest its
+# FHIR Bulk Data export into an event store, and print the store's summary.
+# Output goes to build/main/.  MEDFM_MAIN_PATIENTS sets the cohort size (default 2000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh default
 
-data=${MEDFM_SHARED_DATA:-../shared/data}
 work=build/main
+patients=${MEDFM_MAIN_PATIENTS:-2000}
+rm -rf "$work/cohort"
 mkdir -p "$work"
-if [ ! -f "$work/synthea/.unpacked" ]; then
-  echo "main: unpacking the Synthea FHIR set" >&2
-  rm -rf "$work/synthea" && mkdir -p "$work/synthea"
-  tar -C "$work/synthea" -xJf "$data/synthea-r4-dev.tar.xz"
-  touch "$work/synthea/.unpacked"
-fi
+build/medfm synth --patients "$patients" --seed 1 --out "$work/cohort"
 # De-identification is not part of this build yet: the store is explicitly an identified one.
-build/medfm ingest --format fhir --no-deid --out "$work/store" "$work/synthea"
+build/medfm ingest --format ndjson --no-deid --out "$work/store" "$work/cohort"
 build/medfm inspect "$work/store"
+echo "main: cohort in $work/cohort (truth in $work/cohort/truth), store in $work/store" >&2

@@ -8,6 +8,7 @@ packages=(
   libcjson-dev zlib1g-dev nettle-dev             # runtime libraries (JSON, gzip, SHA-256)
   libcmocka-dev                                  # unit tests
   python3 xz-utils time                          # test oracles, unpacking the data, peak RSS
+  python3-fake-factory                           # name and place lists for the synthetic cohort
   clang libclang-rt-14-dev                       # libFuzzer targets
   clang-format clang-tidy cppcheck               # lint
 )

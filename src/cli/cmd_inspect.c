@@ -10,23 +10,6 @@
 #include "core/buf.h"
 #include "store/store.h"
 
-/* The shortest decimal that reads back as the same double. */
-static void put_number(struct mf_buf *b, double v)
-{
-    char s[40];
-    snprintf(s, sizeof s, "%.15g", v);
-    if (strtod(s, NULL) != v)
-        snprintf(s, sizeof s, "%.17g", v);
-    mf_buf_puts(b, s);
-}
-
-static void put_json_str(struct mf_buf *b, const char *p, size_t n)
-{
-    mf_buf_putc(b, '"');
-    mf_buf_json_escape(b, p, n);
-    mf_buf_putc(b, '"');
-}
-
 static int show_patient(const struct mf_store *s, const char *id, int json)
 {
     struct mf_timeline tl;
@@ -37,7 +20,7 @@ static int show_patient(const struct mf_store *s, const char *id, int json)
     struct mf_buf b = MF_BUF_INIT;
     if (json) {
         mf_buf_puts(&b, "{\"patient\":");
-        put_json_str(&b, tl.subject.p, tl.subject.n);
+        mf_buf_json_string(&b, tl.subject.p, tl.subject.n);
         mf_buf_puts(&b, ",\"events\":[");
     } else {
         mf_buf_printf(&b, "patient %.*s: %zu events\n", (int)tl.subject.n, tl.subject.p, tl.n);
@@ -51,24 +34,24 @@ static int show_patient(const struct mf_store *s, const char *id, int json)
         if (json) {
             mf_buf_puts(&b, i ? ",{\"time\":" : "{\"time\":");
             if (t[0])
-                put_json_str(&b, t, strlen(t));
+                mf_buf_json_string(&b, t, strlen(t));
             else
                 mf_buf_puts(&b, "null");
             mf_buf_puts(&b, ",\"code\":");
-            put_json_str(&b, code.p ? code.p : "", code.n);
+            mf_buf_json_string(&b, code.p ? code.p : "", code.n);
             mf_buf_puts(&b, ",\"value\":");
             if (isnan(tl.value[i]))
                 mf_buf_puts(&b, "null");
             else
-                put_number(&b, tl.value[i]);
+                mf_buf_put_double(&b, tl.value[i]);
             mf_buf_puts(&b, ",\"unit\":");
             if (unit.p)
-                put_json_str(&b, unit.p, unit.n);
+                mf_buf_json_string(&b, unit.p, unit.n);
             else
                 mf_buf_puts(&b, "null");
             mf_buf_puts(&b, ",\"text\":");
             if (text.p)
-                put_json_str(&b, text.p, text.n);
+                mf_buf_json_string(&b, text.p, text.n);
             else
                 mf_buf_puts(&b, "null");
             mf_buf_putc(&b, '}');
@@ -77,7 +60,7 @@ static int show_patient(const struct mf_store *s, const char *id, int json)
                           code.p ? code.p : "");
             if (!isnan(tl.value[i])) {
                 mf_buf_putc(&b, ' ');
-                put_number(&b, tl.value[i]);
+                mf_buf_put_double(&b, tl.value[i]);
             }
             if (unit.p)
                 mf_buf_printf(&b, " %.*s", (int)unit.n, unit.p);

@@ -5,5 +5,6 @@
 
 int cmd_ingest(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 #endif

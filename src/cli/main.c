@@ -13,6 +13,7 @@ struct verb {
 static const struct verb verbs[] = {
     {"ingest", cmd_ingest, "read FHIR R4 (Bundles, Bulk NDJSON) or MIMIC-IV into an event store"},
     {"inspect", cmd_inspect, "summarize an event store, or show one patient's timeline"},
+    {"synth", cmd_synth, "simulate a cohort with known true risks, effects and PHI"},
 };
 
 static void usage(FILE *f)

@@ -2,6 +2,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,6 +111,27 @@ int mf_buf_json_escape(struct mf_buf *b, const char *s, size_t n)
     if (rc == 0)
         rc = mf_buf_append(b, s + start, n - start);
     return rc;
+}
+
+int mf_buf_put_double(struct mf_buf *b, double v)
+{
+    if (isnan(v) || isinf(v))
+        return mf_buf_puts(b, "null");
+    char s[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(s, sizeof s, "%.*g", prec, v);
+        if (strtod(s, NULL) == v)
+            break;
+    }
+    return mf_buf_puts(b, s);
+}
+
+int mf_buf_json_string(struct mf_buf *b, const char *s, size_t n)
+{
+    int rc = mf_buf_putc(b, '"');
+    if (rc == 0)
+        rc = mf_buf_json_escape(b, s, n);
+    return rc ? rc : mf_buf_putc(b, '"');
 }
 
 void mf_buf_reset(struct mf_buf *b)

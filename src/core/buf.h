@@ -30,6 +30,11 @@ int mf_buf_putc(struct mf_buf *b, char c);
 int mf_buf_printf(struct mf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append s as the body of a JSON string (quotes not included), escaping as RFC 8259 asks. */
 int mf_buf_json_escape(struct mf_buf *b, const char *s, size_t n);
+/* Append v with the fewest significant digits (up to 17) that read back as the same double;
+ * NaN and infinities, which JSON cannot carry, append "null". */
+int mf_buf_put_double(struct mf_buf *b, double v);
+/* Append s as a JSON string, quotes included. */
+int mf_buf_json_string(struct mf_buf *b, const char *s, size_t n);
 void mf_buf_reset(struct mf_buf *b);
 void mf_buf_release(struct mf_buf *b);
 char *mf_buf_detach(struct mf_buf *b, size_t *len);

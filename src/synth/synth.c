@@ -2,8 +2,9 @@
  * Bulk Data export (one NDJSON file per resource type, export.json last) plus the ground truth
  * (truth/risk.csv, truth/effects.csv, truth/phi.ndjson).
  *
- * Patients are simulated in blocks: every thread fills per-patient output buffers, then the
- * block is appended to the files in patient order.  Each patient draws from its own random
+ * Patients are simulated in blocks: every thread fills per-patient output buffers, then a
+ * writer thread appends the block to the files in patient order while the next block is
+ * simulated.  Each patient draws from its own random
  * streams, so the bytes depend on the seed alone, not on the thread count, and memory is one
  * block of buffers however many patients are asked for.  export.json is written last (through
  * a temporary file and a rename): a folder without it is an incomplete export.
@@ -22,6 +23,7 @@
 #include <dirent.h>
 #include <nettle/base64.h>
 #include <omp.h>
+#include <pthread.h>
 
 #include "core/fs.h"
 #include "core/log.h"
@@ -478,6 +480,59 @@ static int write_manifest(const struct mf_synth_opts *o, const struct run *run,
     return rc;
 }
 
+/* Let go of a slot's buffers when an unusually large patient grew them past SLOT_KEEP bytes,
+ * so the memory kept between blocks is bounded by the slots, not by the largest patient of
+ * the cohort (which grows with N). */
+#define SLOT_KEEP ((size_t)1 << 20)
+
+static void trim_slot(struct slot *s)
+{
+    size_t cap = s->note.cap + s->b64.cap;
+    for (int i = 0; i < S__COUNT; i++)
+        cap += s->out[i].cap;
+    if (cap <= SLOT_KEEP)
+        return;
+    for (int i = 0; i < S__COUNT; i++)
+        mf_buf_release(&s->out[i]);
+    mf_buf_release(&s->note);
+    mf_buf_release(&s->b64);
+}
+
+/* The writer thread's work: append a simulated block to the files in patient order. */
+struct writer {
+    pthread_t thread;
+    struct slot *slots;
+    int64_t m;
+    FILE **files;
+    int64_t *counts;
+    int64_t bytes;
+    const char *out;
+    int rc;
+    struct mf_err err;
+};
+
+static void *write_block(void *arg)
+{
+    struct writer *w = arg;
+    for (int64_t j = 0; j < w->m && w->rc == 0; j++) {
+        if (w->slots[j].rc) {
+            w->rc = mf_err_set(&w->err, w->slots[j].rc, "%s", w->slots[j].err.msg);
+            break;
+        }
+        for (int i = 0; i < S__COUNT; i++) {
+            const struct mf_buf *b = &w->slots[j].out[i];
+            if (b->len && fwrite(b->data, 1, b->len, w->files[i]) != b->len) {
+                w->rc = mf_err_set(&w->err, MF_EIO, "cannot write '%s/%s'", w->out, stream_file[i]);
+                break;
+            }
+            w->counts[i] += w->slots[j].count[i];
+            w->bytes += (int64_t)b->len;
+        }
+        trim_slot(&w->slots[j]);
+    }
+    return NULL;
+}
+
 int mf_synth_run(const struct mf_synth_opts *o, struct mf_synth_result *res, struct mf_err *err)
 {
     struct mf_synth_result tmp;
@@ -500,7 +555,7 @@ int mf_synth_run(const struct mf_synth_opts *o, struct mf_synth_result *res, str
     run.window.start = mf_time_from_date(o->start_year, 1, 1);
     run.window.end = mf_time_from_date(o->start_year + o->years, 1, 1);
     int n = o->threads > 0 ? o->threads : omp_get_max_threads();
-    const int64_t block = (int64_t)n * 64;
+    const int64_t block = (int64_t)n * 16;
     struct slot *slots = NULL;
     FILE *files[S__COUNT] = {0};
     int64_t counts[S__COUNT] = {0};
@@ -528,35 +583,53 @@ int mf_synth_run(const struct mf_synth_opts *o, struct mf_synth_result *res, str
         if (csv_header[i])
             fputs(csv_header[i], files[i]);
     }
-    slots = calloc((size_t)block, sizeof *slots);
+    slots = calloc((size_t)block * 2, sizeof *slots);
     if (slots == NULL) {
         rc = mf_err_set(err, MF_ENOMEM, "out of memory");
         goto out;
     }
 
+    /* Two halves of slots: while the threads simulate one block, a writer thread appends the
+     * previous block to the files, so simulation and output overlap. */
     mf_progress_start(&prog, "synth", "patients", o->patients);
-    for (int64_t first = 0; first < o->patients && rc == 0; first += block) {
+    struct writer wr = {0};
+    wr.files = files;
+    wr.counts = counts;
+    wr.out = o->out;
+    int writing = 0;
+    for (int64_t first = 0, half = 0; first < o->patients && rc == 0; first += block, half ^= 1) {
         int64_t m = o->patients - first < block ? o->patients - first : block;
+        struct slot *cur = slots + half * block;
 #pragma omp parallel for schedule(dynamic, 4) num_threads(n)
         for (int64_t j = 0; j < m; j++)
-            slots[j].rc = simulate_patient(&run, &slots[j], first + j);
-        for (int64_t j = 0; j < m && rc == 0; j++) {
-            if (slots[j].rc) {
-                rc = mf_err_set(err, slots[j].rc, "%s", slots[j].err.msg);
+            cur[j].rc = simulate_patient(&run, &cur[j], first + j);
+        if (writing) {
+            pthread_join(wr.thread, NULL);
+            writing = 0;
+            if (wr.rc) {
+                rc = mf_err_set(err, wr.rc, "%s", wr.err.msg);
                 break;
             }
-            for (int i = 0; i < S__COUNT; i++) {
-                const struct mf_buf *b = &slots[j].out[i];
-                if (b->len && fwrite(b->data, 1, b->len, files[i]) != b->len) {
-                    rc = mf_err_set(err, MF_EIO, "cannot write '%s/%s'", o->out, stream_file[i]);
-                    break;
-                }
-                counts[i] += slots[j].count[i];
-                res->bytes += (int64_t)b->len;
-            }
+        }
+        wr.slots = cur;
+        wr.m = m;
+        if (pthread_create(&wr.thread, NULL, write_block, &wr) != 0) {
+            write_block(&wr);
+        } else {
+            writing = 1;
+        }
+        if (!writing && wr.rc) {
+            rc = mf_err_set(err, wr.rc, "%s", wr.err.msg);
+            break;
         }
         mf_progress_add(&prog, m);
     }
+    if (writing) {
+        pthread_join(wr.thread, NULL);
+        if (wr.rc && rc == 0)
+            rc = mf_err_set(err, wr.rc, "%s", wr.err.msg);
+    }
+    res->bytes = wr.bytes;
     mf_progress_finish(&prog);
     for (int i = 0; i < S__COUNT; i++) {
         if (files[i] && (fflush(files[i]) != 0 || fsync(fileno(files[i])) != 0) && rc == 0)
@@ -592,7 +665,7 @@ out:
         if (created)
             rmdir(o->out);
     }
-    for (int64_t j = 0; slots && j < block; j++)
+    for (int64_t j = 0; slots && j < 2 * block; j++)
         slot_free(&slots[j]);
     free(slots);
     mf_synth_lists_free(lists);

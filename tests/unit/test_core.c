@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "core/fs.h"
 #include "core/hash.h"
 #include "core/json.h"
+#include "core/rng.h"
 #include "core/strmap.h"
 #include "core/timeutil.h"
 
@@ -297,6 +299,48 @@ static void json_arena_parse(void **state)
     cJSON_Delete(o);
 }
 
+static void rng_streams_and_distributions(void **state)
+{
+    (void)state;
+    struct mf_rng a, b, c;
+    mf_rng_seed(&a, 42, 7);
+    mf_rng_seed(&b, 42, 7);
+    mf_rng_seed(&c, 42, 8);
+    int same = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t x = mf_rng_u64(&a);
+        assert_int_equal(x, mf_rng_u64(&b));
+        same += x == mf_rng_u64(&c);
+    }
+    assert_true(same < 2); /* another stream is another sequence */
+    /* moments: uniform mean 1/2, normal mean 0 and variance 1, exponential mean 1 */
+    double su = 0, sn = 0, sn2 = 0, se = 0;
+    const int n = 200000;
+    for (int i = 0; i < n; i++) {
+        double u = mf_rng_uniform(&a);
+        assert_true(u >= 0 && u < 1);
+        su += u;
+        double z = mf_rng_normal(&a);
+        sn += z;
+        sn2 += z * z;
+        se += mf_rng_exp(&a);
+    }
+    assert_true(fabs(su / n - 0.5) < 0.005);
+    assert_true(fabs(sn / n) < 0.01);
+    assert_true(fabs(sn2 / n - 1) < 0.02);
+    assert_true(fabs(se / n - 1) < 0.01);
+    /* below, weighted and cdf draws hit each outcome at its share */
+    int hits[4] = {0};
+    const double w[4] = {1, 2, 3, 4}, cdf[4] = {1, 3, 6, 10};
+    for (int i = 0; i < 100000; i++) {
+        hits[mf_rng_weighted(&a, w, 4)]++;
+        assert_int_equal(mf_rng_cdf(&a, cdf, 4) < 4, 1);
+        assert_true(mf_rng_below(&a, 3) < 3);
+    }
+    for (int k = 0; k < 4; k++)
+        assert_true(fabs(hits[k] / 100000.0 - w[k] / 10) < 0.01);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +355,7 @@ int main(void)
         cmocka_unit_test(fs_lists_sorted_and_filters),
         cmocka_unit_test(fs_read_file_limit),
         cmocka_unit_test(json_arena_parse),
+        cmocka_unit_test(rng_streams_and_distributions),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-20000}
-tmp=$(mktemp -d /tmp/medfm-bench-synth.XXXXXX)
+tmp=$(mktemp -d "${MEDFM_BENCH_TMP:-/tmp}/medfm-bench-synth.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 printf '%-8s %10s %10s %12s %10s %10s %12s\n' threads patients seconds patients/s MB MB/s "peak RSS MiB"
 for t in 1 2; do

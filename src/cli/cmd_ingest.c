@@ -4,19 +4,22 @@
 
 #include "cli/commands.h"
 #include "cli/opts.h"
+#include "core/hash.h"
 #include "core/log.h"
+#include "deid/deid.h"
 #include "ingest/ingest.h"
 
 int cmd_ingest(int argc, char **argv)
 {
-    const char *format = NULL, *out = NULL;
+    const char *format = NULL, *out = NULL, *key_file = NULL;
     int strict = 0, no_deid = 0, threads = 0, quiet = 0;
     size_t mem = 0;
     const struct opt opts[] = {
         {"format", OPT_STRING, &format, "F", "fhir (Bundles), ndjson (Bulk Data) or mimic-iv"},
         {"out", OPT_STRING, &out, "STORE", "the event store folder to write (replaced atomically)"},
         {"strict", OPT_FLAG, &strict, NULL, "stop at the first bad record (default: skip, report)"},
-        {"no-deid", OPT_FLAG, &no_deid, NULL, "build an identified store (required for now)"},
+        {"key-file", OPT_STRING, &key_file, "KEY", "de-identify with this key (medfm deid keygen)"},
+        {"no-deid", OPT_FLAG, &no_deid, NULL, "build an identified store (never the default)"},
         {"threads", OPT_INT, &threads, "N", "parser threads (default: all cores)"},
         {"mem", OPT_SIZE, &mem, "SIZE", "event buffer before spilling to disk (default 64M)"},
         {"quiet", OPT_FLAG, &quiet, NULL, "no progress or summary on stderr"},
@@ -28,10 +31,13 @@ int cmd_ingest(int argc, char **argv)
         "(searched recursively for .json, .ndjson or .ndjson.gz; for mimic-iv the folder that\n"
         "holds hosp/ and icu/).  Bad records are skipped, counted and listed in\n"
         "STORE.errors.ndjson; the store is written all or nothing, and a failed run leaves a\n"
-        "previous store untouched.",
+        "previous store untouched.  Ingest de-identifies: patient ids become keyed pseudonyms,\n"
+        "each patient's dates move by one keyed shift, free text is dropped; building an\n"
+        "identified store takes an explicit --no-deid.",
         opts, sizeof opts / sizeof opts[0],
         "examples:\n"
-        "  medfm ingest --format fhir --no-deid --out store synthea/fhir/\n"
+        "  medfm deid keygen --out deid.key\n"
+        "  medfm ingest --format fhir --key-file deid.key --out store synthea/fhir/\n"
         "  medfm ingest --format mimic-iv --no-deid --out mimic mimic-iv-demo-2.2/"};
     const char *pos[argc > 0 ? argc : 1];
     int npos = 0;
@@ -54,6 +60,24 @@ int cmd_ingest(int argc, char **argv)
         fprintf(stderr, "medfm: unknown format '%s' (fhir, ndjson or mimic-iv)\n", format);
         return 2;
     }
+    if (key_file && no_deid) {
+        fprintf(stderr, "medfm: --key-file and --no-deid contradict each other\n");
+        return 2;
+    }
+    struct mf_deid_key key;
+    struct mf_ingest_deid hooks = {&key, NULL, mf_deid_event_hook};
+    char config_sha[65];
+    struct mf_err kerr = {0};
+    if (key_file) {
+        if (mf_deid_key_load(key_file, &key, &kerr) != 0) {
+            fprintf(stderr, "medfm: %s\n", kerr.msg);
+            return 1;
+        }
+        const char *profile = mf_deid_event_profile();
+        mf_sha256_hex(profile, strlen(profile), config_sha);
+        o.deid = &hooks;
+        o.deid_config_sha256 = config_sha;
+    }
     if (quiet)
         mf_log_set_level(MF_LOG_WARN);
     o.paths = pos;
@@ -65,7 +89,9 @@ int cmd_ingest(int argc, char **argv)
     o.mem_limit = mem;
     struct mf_ingest_result res;
     struct mf_err err = {0};
-    if (mf_ingest_run(&o, &res, &err) != 0) {
+    int failed = mf_ingest_run(&o, &res, &err) != 0;
+    memset(&key, 0, sizeof key);
+    if (failed) {
         fprintf(stderr, "medfm: ingest failed: %s\n", err.msg[0] ? err.msg : "unknown error");
         if (!strict && err.code == MF_EPARSE)
             fprintf(stderr, "medfm: nothing was written; any previous store is unchanged\n");

@@ -11,6 +11,7 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
+    {"deid", cmd_deid, "de-identification tools: keygen (a secret key for pseudonyms and shifts)"},
     {"ingest", cmd_ingest, "read FHIR R4 (Bundles, Bulk NDJSON) or MIMIC-IV into an event store"},
     {"inspect", cmd_inspect, "summarize an event store, or show one patient's timeline"},
     {"synth", cmd_synth, "simulate a cohort with known true risks, effects and PHI"},

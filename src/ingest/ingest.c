@@ -475,8 +475,9 @@ int mf_ingest_run(const struct mf_ingest_opts *o, struct mf_ingest_result *res, 
         return mf_err_set(err, MF_EINVAL, "no input given");
     if (!o->no_deid && (o->deid == NULL || (!o->deid->event && !o->deid->fhir_resource)))
         return mf_err_set(err, MF_EINVAL,
-                          "de-identification is not available in this build; pass --no-deid to "
-                          "build an identified store knowingly");
+                          "ingest de-identifies by default: pass --key-file KEY (make one with "
+                          "'medfm deid keygen'), or --no-deid to build an identified store "
+                          "knowingly");
     if (o->format == MF_FORMAT_MIMIC_IV && o->n_paths != 1)
         return mf_err_set(err, MF_EINVAL, "mimic-iv takes exactly one folder");
 
@@ -577,7 +578,9 @@ int mf_ingest_run(const struct mf_ingest_opts *o, struct mf_ingest_result *res, 
             cJSON_AddNumberToObject(issues, mf_issue_kind_name((enum mf_issue_kind)k),
                                     (double)lg.counts[k]);
     mf_store_writer_add_source(w, src);
-    mf_store_writer_set_deid(w, NULL);
+    mf_store_writer_set_deid(w, o->no_deid              ? NULL
+                                : o->deid_config_sha256 ? o->deid_config_sha256
+                                                        : "unknown");
     if ((rc = mf_store_writer_commit(w, err)) != 0)
         goto out;
     rc = log_finish(&lg, 1, err);

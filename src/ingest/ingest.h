@@ -122,6 +122,7 @@ struct mf_ingest_opts {
     int threads;      /* 0: all cores */
     size_t mem_limit; /* bytes of events held before spilling; 0: default */
     const struct mf_ingest_deid *deid;
+    const char *deid_config_sha256; /* recorded in the manifest when deid runs */
 };
 
 struct mf_ingest_result {

@@ -6,7 +6,7 @@
 expect_exit 0 "$MEDFM" --help
 grep -q '^  ingest ' "$T/out" || fail "--help does not list ingest"
 grep -q '^  inspect ' "$T/out" || fail "--help does not list inspect"
-for verb in ingest inspect synth; do
+for verb in deid ingest inspect synth; do
   expect_exit 0 "$MEDFM" "$verb" --help
   grep -q "^usage: medfm $verb" "$T/out" || fail "$verb --help has no usage line"
 done

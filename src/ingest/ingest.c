@@ -247,9 +247,6 @@ static const char *format_name(enum mf_ingest_format f)
     return "unknown";
 }
 
-/* Stop other threads after the first hard error (or the first issue under --strict). */
-static int stop_flag;
-
 static int first_error(struct mf_ingest_ctx *ctxs, int n, struct mf_err *err)
 {
     for (int t = 0; t < n; t++)
@@ -259,12 +256,14 @@ static int first_error(struct mf_ingest_ctx *ctxs, int n, struct mf_err *err)
 }
 
 /* FHIR JSON documents, one per file, spread over the threads. */
+/* stop: set after the first hard error (or the first issue under --strict) so the other
+ * threads stop taking work. */
 static int run_fhir(struct mf_ingest_ctx *ctxs, int n, const struct mf_strlist *files,
-                    struct mf_progress *prog)
+                    struct mf_progress *prog, int *stop)
 {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n)
     for (size_t i = 0; i < files->n; i++) {
-        if (__atomic_load_n(&stop_flag, __ATOMIC_RELAXED))
+        if (__atomic_load_n(stop, __ATOMIC_RELAXED))
             continue;
         struct mf_ingest_ctx *c = &ctxs[omp_get_thread_num()];
         struct mf_buf data = MF_BUF_INIT;
@@ -286,7 +285,7 @@ static int run_fhir(struct mf_ingest_ctx *ctxs, int n, const struct mf_strlist *
         if (rc) {
             if (c->err.code == 0)
                 mf_err_set(&c->err, rc, "'%s': %s", files->items[i], mf_strerror(rc));
-            __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
+            __atomic_store_n(stop, 1, __ATOMIC_RELAXED);
         }
     }
     return 0;
@@ -301,19 +300,20 @@ struct line {
 /* FHIR Bulk Data NDJSON: each file is read in chunks of whole lines; a chunk's lines are
  * parsed on every thread. */
 static int run_ndjson(struct mf_ingest_ctx *ctxs, int n, const struct mf_strlist *files,
-                      struct mf_progress *prog, struct mf_err *err)
+                      struct mf_progress *prog, int *stop, struct mf_err *err)
 {
     const size_t chunk_bytes = (size_t)16 << 20;
     struct mf_buf chunk = MF_BUF_INIT;
     struct line *lines = NULL;
     size_t nl = 0, cap = 0;
     int rc = 0;
-    for (size_t fi = 0; fi < files->n && rc == 0 && !stop_flag; fi++) {
+    for (size_t fi = 0; fi < files->n && rc == 0 && !__atomic_load_n(stop, __ATOMIC_RELAXED);
+         fi++) {
         struct mf_reader r;
         const char *file = files->items[fi];
         if ((rc = mf_reader_open(&r, file, err)) != 0)
             break;
-        for (int done = 0; !done && rc == 0 && !stop_flag;) {
+        for (int done = 0; !done && rc == 0 && !__atomic_load_n(stop, __ATOMIC_RELAXED);) {
             mf_buf_reset(&chunk);
             nl = 0;
             int64_t start_off = r.offset;
@@ -367,7 +367,7 @@ static int run_ndjson(struct mf_ingest_ctx *ctxs, int n, const struct mf_strlist
                 break;
 #pragma omp parallel for schedule(dynamic, 64) num_threads(n)
             for (size_t i = 0; i < nl; i++) {
-                if (__atomic_load_n(&stop_flag, __ATOMIC_RELAXED))
+                if (__atomic_load_n(stop, __ATOMIC_RELAXED))
                     continue;
                 struct mf_ingest_ctx *c = &ctxs[omp_get_thread_num()];
                 c->file = file;
@@ -379,7 +379,7 @@ static int run_ndjson(struct mf_ingest_ctx *ctxs, int n, const struct mf_strlist
                     if (c->err.code == 0)
                         mf_err_set(&c->err, r2, "'%s': line %lld: %s", file,
                                    (long long)lines[i].lineno, mf_strerror(r2));
-                    __atomic_store_n(&stop_flag, 1, __ATOMIC_RELAXED);
+                    __atomic_store_n(stop, 1, __ATOMIC_RELAXED);
                 }
             }
             mf_progress_add(prog, r.offset - start_off);
@@ -491,7 +491,7 @@ int mf_ingest_run(const struct mf_ingest_opts *o, struct mf_ingest_result *res, 
     struct mf_ingest_log lg;
     struct mf_progress prog;
     int rc = 0, log_ok = 0;
-    stop_flag = 0;
+    int stop = 0;
 
     if (o->format == MF_FORMAT_MIMIC_IV) {
         if (!mf_fs_is_dir(o->paths[0])) {
@@ -536,10 +536,10 @@ int mf_ingest_run(const struct mf_ingest_opts *o, struct mf_ingest_result *res, 
     mf_progress_start(&prog, "ingest", "bytes", res->bytes);
     switch (o->format) {
     case MF_FORMAT_FHIR:
-        rc = run_fhir(ctxs, n, &files, &prog);
+        rc = run_fhir(ctxs, n, &files, &prog, &stop);
         break;
     case MF_FORMAT_NDJSON:
-        rc = run_ndjson(ctxs, n, &files, &prog, err);
+        rc = run_ndjson(ctxs, n, &files, &prog, &stop, err);
         break;
     case MF_FORMAT_MIMIC_IV:
         rc = mf_mimic_ingest_dir(ctxs, n, o->paths[0], err);

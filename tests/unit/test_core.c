@@ -20,6 +20,8 @@
 #include "core/strmap.h"
 #include "core/timeutil.h"
 
+#include "testutil.h"
+
 static int64_t parse(const char *s)
 {
     int64_t t = 0;
@@ -146,21 +148,6 @@ static void sha256_known_vector(void **state)
     assert_int_equal(mf_sha256_hex("abc", 3, hex), 0);
     assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     assert_true(mf_hash64("a", 1) != mf_hash64("b", 1));
-}
-
-static char tmpdir[256];
-
-static int setup_tmp(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/medfm-test-core-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_tmp(void **state)
-{
-    (void)state;
-    return mf_fs_rm_rf(tmpdir);
 }
 
 static void write_file(const char *path, const char *data, size_t n)

@@ -16,20 +16,7 @@
 #include "core/fs.h"
 #include "deid/deid.h"
 
-static char tmpdir[256];
-
-static int setup_tmp(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/medfm-test-deid-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_tmp(void **state)
-{
-    (void)state;
-    return mf_fs_rm_rf(tmpdir);
-}
+#include "testutil.h"
 
 static void make_key(const char *name, struct mf_deid_key *key)
 {

@@ -17,20 +17,7 @@
 #include "ingest/ingest.h"
 #include "store/store.h"
 
-static char tmpdir[256];
-
-static int setup_tmp(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/medfm-test-ingest-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_tmp(void **state)
-{
-    (void)state;
-    return mf_fs_rm_rf(tmpdir);
-}
+#include "testutil.h"
 
 static void write_file(const char *path, const char *data)
 {

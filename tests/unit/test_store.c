@@ -18,20 +18,7 @@
 #include "store/store.h"
 #include "store/writer_int.h"
 
-static char tmpdir[256];
-
-static int setup_tmp(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/medfm-test-store-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_tmp(void **state)
-{
-    (void)state;
-    return mf_fs_rm_rf(tmpdir);
-}
+#include "testutil.h"
 
 /* A deterministic set of events: patient p has p % 7 + 1 events plus a static one. */
 #define NPAT 300

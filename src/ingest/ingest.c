@@ -583,13 +583,8 @@ int mf_ingest_run(const struct mf_ingest_opts *o, struct mf_ingest_result *res, 
                                                         : "unknown");
     if ((rc = mf_store_writer_commit(w, err)) != 0)
         goto out;
+    res->subjects = (int64_t)mf_store_writer_patients(w);
     rc = log_finish(&lg, 1, err);
-    {
-        struct mf_store *s = NULL;
-        if (rc == 0 && mf_store_open(o->out, &s, NULL) == 0)
-            res->subjects = (int64_t)mf_store_n_patients(s);
-        mf_store_close(s);
-    }
 out:
     if (log_ok) {
         if (rc)

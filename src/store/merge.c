@@ -484,14 +484,35 @@ static cJSON *vocabularies(const struct dict *codes, const uint64_t *counts)
     return o;
 }
 
+/* A growable list of per-patient event counts. */
+struct counts {
+    uint64_t *v;
+    size_t n, cap;
+};
+
+/* Close the current patient: remember its event count and write its end to subjects.idx. */
+static int end_patient(struct shard *sh, struct counts *c, uint64_t events, struct mf_err *err)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 1024;
+        uint64_t *p = realloc(c->v, cap * sizeof *p);
+        if (p == NULL)
+            return mf_err_set(err, MF_ENOMEM, "out of memory");
+        c->v = p;
+        c->cap = cap;
+    }
+    c->v[c->n++] = events;
+    return ofile_write(&sh->col[COL_SUBJIDX], &sh->events, 8, err);
+}
+
 int mf_store_writer_commit(struct mf_store_writer *w, struct mf_err *err)
 {
     int rc = 0;
     struct dict codes = {0}, units = {0};
     struct merger mg = {0};
     struct mf_strlist run_paths = {0};
-    uint64_t *code_counts = NULL, *per_patient = NULL;
-    size_t np = 0, np_cap = 0;
+    uint64_t *code_counts = NULL;
+    struct counts counts = {NULL, 0, 0}; /* events of each patient, for the quantiles */
     struct shard sh;
     int shard_open_now = 0, nshards = 0;
     struct ofile cnt = {0};
@@ -560,21 +581,8 @@ int mf_store_writer_commit(struct mf_store_writer *w, struct mf_err *err)
             cur_subj.data == NULL ||
             rec_bytes_cmp(cur_subj.data, (uint32_t)cur_subj.len, v->subj, v->h.subj_len) != 0;
         if (new_patient) {
-            if (cur_subj.data != NULL) {
-                if (np == np_cap) {
-                    np_cap = np_cap ? np_cap * 2 : 1024;
-                    uint64_t *p = realloc(per_patient, np_cap * sizeof *p);
-                    if (p == NULL) {
-                        rc = mf_err_set(err, MF_ENOMEM, "out of memory");
-                        break;
-                    }
-                    per_patient = p;
-                }
-                per_patient[np++] = cur_count;
-                /* subjects.idx entry: the end of the previous patient */
-                if ((rc = ofile_write(&sh.col[COL_SUBJIDX], &sh.events, 8, err)) != 0)
-                    break;
-            }
+            if (cur_subj.data != NULL && (rc = end_patient(&sh, &counts, cur_count, err)) != 0)
+                break;
             if (shard_open_now && sh.events >= w->shard_events) {
                 if ((rc = shard_close(&sh, files, shards, err)) != 0)
                     break;
@@ -622,19 +630,8 @@ int mf_store_writer_commit(struct mf_store_writer *w, struct mf_err *err)
         if ((rc = merger_advance(&mg, err)) != 0)
             break;
     }
-    if (rc == 0 && cur_subj.data != NULL) {
-        if (np == np_cap) {
-            uint64_t *p = realloc(per_patient, (np_cap + 1) * sizeof *p);
-            if (p == NULL)
-                rc = mf_err_set(err, MF_ENOMEM, "out of memory");
-            else
-                per_patient = p;
-        }
-        if (rc == 0) {
-            per_patient[np++] = cur_count;
-            rc = ofile_write(&sh.col[COL_SUBJIDX], &sh.events, 8, err);
-        }
-    }
+    if (rc == 0 && cur_subj.data != NULL)
+        rc = end_patient(&sh, &counts, cur_count, err);
     mf_buf_release(&cur_subj);
     if (rc == 0 && shard_open_now) {
         rc = shard_close(&sh, files, shards, err);
@@ -652,7 +649,7 @@ int mf_store_writer_commit(struct mf_store_writer *w, struct mf_err *err)
         goto out;
     cJSON_AddStringToObject(manifest, "format", "medfm-event-store");
     cJSON_AddNumberToObject(manifest, "schema_version", MF_STORE_SCHEMA_VERSION);
-    cJSON_AddNumberToObject(manifest, "patients", (double)np);
+    cJSON_AddNumberToObject(manifest, "patients", (double)counts.n);
     cJSON_AddNumberToObject(manifest, "events", (double)total);
     cJSON_AddNumberToObject(manifest, "codes", (double)codes.n);
     cJSON_AddNumberToObject(manifest, "units", (double)units.n);
@@ -667,7 +664,7 @@ int mf_store_writer_commit(struct mf_store_writer *w, struct mf_err *err)
         cJSON_AddNullToObject(span, "first");
         cJSON_AddNullToObject(span, "last");
     }
-    cJSON_AddItemToObject(manifest, "events_per_patient", quantiles(per_patient, np));
+    cJSON_AddItemToObject(manifest, "events_per_patient", quantiles(counts.v, counts.n));
     cJSON_AddItemToObject(manifest, "vocabularies", vocabularies(&codes, code_counts));
     cJSON_AddItemToObject(manifest, "sources", w->sources);
     w->sources = NULL;
@@ -709,6 +706,7 @@ int mf_store_writer_commit(struct mf_store_writer *w, struct mf_err *err)
     if ((rc = mf_fs_replace_dir(w->tmp, w->dst, err)) != 0)
         goto out;
     w->committed = 1;
+    w->patients = counts.n;
     {
         char parent[PATH_MAX];
         snprintf(parent, sizeof parent, "%s", w->dst);
@@ -724,7 +722,7 @@ out:
     merger_close(&mg);
     mf_strlist_free(&run_paths);
     free(code_counts);
-    free(per_patient);
+    free(counts.v);
     dict_free(&codes);
     dict_free(&units);
     cJSON_Delete(manifest);

@@ -65,6 +65,8 @@ void mf_store_writer_set_deid(struct mf_store_writer *w, const char *config_sha2
 
 /* Merge everything and put the store in place.  After a failure nothing at dst has changed. */
 int mf_store_writer_commit(struct mf_store_writer *w, struct mf_err *err);
+/* The number of patients in the committed store (0 before a commit). */
+uint64_t mf_store_writer_patients(const struct mf_store_writer *w);
 /* Free the writer; an uncommitted store's temporary files are removed. */
 void mf_store_writer_free(struct mf_store_writer *w);
 

@@ -276,6 +276,11 @@ void mf_store_writer_set_deid(struct mf_store_writer *w, const char *config_sha2
     w->deid_sha256 = config_sha256 ? strdup(config_sha256) : NULL;
 }
 
+uint64_t mf_store_writer_patients(const struct mf_store_writer *w)
+{
+    return w->committed ? w->patients : 0;
+}
+
 void mf_store_writer_free(struct mf_store_writer *w)
 {
     if (w == NULL)

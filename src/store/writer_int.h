@@ -30,6 +30,7 @@ struct mf_store_writer {
     struct cJSON *sources;
     char *deid_sha256;
     int committed;
+    uint64_t patients; /* after a commit */
 };
 
 /* Sort and write whatever the batch holds as one more run (nothing when empty). */

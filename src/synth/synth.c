@@ -405,9 +405,6 @@ static int simulate_patient(const struct run *run, struct slot *s, int64_t k)
             s->count[S_RISK]++;
         }
     }
-    for (int i = 0; i < S__COUNT; i++)
-        if (s->out[i].data == NULL && mf_buf_grow(&s->out[i], 0) != 0)
-            return mf_err_set(&s->err, MF_ENOMEM, "out of memory");
     return 0;
 }
 

@@ -43,33 +43,53 @@ static int make_event(int i, char *subj, char *code, struct mf_event *e)
 
 /* Write the events into dst with n batches, in an order given by stride, with a memory limit
  * that forces spills when small. */
-static void write_store(const char *dst, int n_batches, int stride, size_t mem, uint64_t shard)
+/* How write_store lays the events out: batches, the order they come in (a stride through the
+ * events), memory limit, shard size, merge fan-in, and a forced spill every spill_every events
+ * (0: only when a batch is full). */
+struct layout {
+    int batches, stride;
+    size_t mem;
+    uint64_t shard;
+    size_t fanin;
+    int spill_every;
+};
+
+/* Write the test events into dst as laid out; returns the number of forced spills. */
+static int write_store(const char *dst, struct layout l)
 {
     struct mf_store_writer *w;
     struct mf_err err = {0};
-    struct mf_store_writer_opts o = {mem, shard, 0};
-    assert_int_equal(mf_store_writer_open(&w, dst, n_batches, &o, &err), 0);
-    int total = NPAT * 16;
+    struct mf_store_writer_opts o = {l.mem, l.shard, l.fanin};
+    assert_int_equal(mf_store_writer_open(&w, dst, l.batches, &o, &err), 0);
+    int total = NPAT * 16, spills = 0;
     for (int j = 0; j < total; j++) {
-        int i = (int)(((long)j * stride) % total);
+        int i = (int)(((long)j * l.stride) % total);
         char subj[32], code[32];
         struct mf_event e;
         if (!make_event(i, subj, code, &e))
             continue;
-        struct mf_store_batch *b = mf_store_writer_batch(w, i % n_batches);
+        struct mf_store_batch *b = mf_store_writer_batch(w, i % l.batches);
         assert_int_equal(mf_store_batch_add(b, &e), 0);
-        assert_int_equal(mf_store_batch_maybe_spill(b, &err), 0);
+        if (l.spill_every && j % l.spill_every == 0) {
+            assert_int_equal(mf_store_batch_spill_all(b, &err), 0);
+            spills++;
+        } else {
+            assert_int_equal(mf_store_batch_maybe_spill(b, &err), 0);
+        }
     }
     assert_int_equal(mf_store_writer_commit(w, &err), 0);
     mf_store_writer_free(w);
+    return spills;
 }
+
+static const struct layout plain = {1, 1, 0, 0, 0, 0};
 
 static void store_round_trip(void **state)
 {
     (void)state;
     char dst[512];
     snprintf(dst, sizeof dst, "%s/a", tmpdir);
-    write_store(dst, 1, 1, 0, 0);
+    write_store(dst, plain);
     struct mf_store *s;
     struct mf_err err = {0};
     assert_int_equal(mf_store_open(dst, &s, &err), 0);
@@ -142,9 +162,9 @@ static void store_is_deterministic(void **state)
     char a[512], b[512];
     snprintf(a, sizeof a, "%s/det-a", tmpdir);
     snprintf(b, sizeof b, "%s/det-b", tmpdir);
-    write_store(a, 1, 1, 0, 500);
+    write_store(a, (struct layout){1, 1, 0, 500, 0, 0});
     /* other batch count, another order, spills every MiB of records per batch */
-    write_store(b, 3, 7919, 1, 500);
+    write_store(b, (struct layout){3, 7919, 1, 500, 0, 0});
     struct mf_strlist fa = {0}, fb = {0};
     assert_int_equal(mf_fs_list(a, NULL, &fa, NULL), 0);
     assert_int_equal(mf_fs_list(b, NULL, &fb, NULL), 0);
@@ -209,29 +229,9 @@ static void store_merges_in_passes_when_many_runs(void **state)
     char a[512], b[512];
     snprintf(a, sizeof a, "%s/fan-a", tmpdir);
     snprintf(b, sizeof b, "%s/fan-b", tmpdir);
-    write_store(a, 1, 1, 0, 0);
+    write_store(a, plain);
     /* 3 batches spilling often, merged two runs at a time: several passes */
-    struct mf_store_writer *w;
-    struct mf_err err = {0};
-    struct mf_store_writer_opts o = {3, 0, 2};
-    assert_int_equal(mf_store_writer_open(&w, b, 3, &o, &err), 0);
-    int total = NPAT * 16, spills = 0;
-    for (int j = 0; j < total; j++) {
-        int i = (int)(((long)j * 7919) % total);
-        char subj[32], code[32];
-        struct mf_event e;
-        if (!make_event(i, subj, code, &e))
-            continue;
-        struct mf_store_batch *bt = mf_store_writer_batch(w, i % 3);
-        assert_int_equal(mf_store_batch_add(bt, &e), 0);
-        if (j % 97 == 0) { /* force a run now and then */
-            assert_int_equal(mf_store_batch_spill_all(bt, &err), 0);
-            spills++;
-        }
-    }
-    assert_true(spills > 8);
-    assert_int_equal(mf_store_writer_commit(w, &err), 0);
-    mf_store_writer_free(w);
+    assert_true(write_store(b, (struct layout){3, 7919, 3, 0, 2, 97}) > 8);
     const char *files[] = {"manifest.json", "codes.bin", "shard-00000/time.i64",
                            "shard-00000/code.u32", "shard-00000/text.bin"};
     for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
@@ -275,7 +275,7 @@ static void store_replaces_atomically_and_aborts_cleanly(void **state)
     (void)state;
     char dst[512];
     snprintf(dst, sizeof dst, "%s/rep", tmpdir);
-    write_store(dst, 1, 1, 0, 0);
+    write_store(dst, plain);
     /* an aborted writer leaves the old store as it was */
     struct mf_store_writer *w;
     struct mf_err err = {0};
@@ -306,7 +306,7 @@ static void store_detects_damage(void **state)
     (void)state;
     char dst[512], p[600];
     snprintf(dst, sizeof dst, "%s/dmg", tmpdir);
-    write_store(dst, 1, 1, 0, 0);
+    write_store(dst, plain);
     struct mf_store *s;
     struct mf_err err = {0};
     /* a changed byte: opens (sizes fine) but fails verification */

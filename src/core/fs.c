@@ -404,3 +404,15 @@ void mf_reader_close(struct mf_reader *r)
     r->buf = NULL;
     mf_buf_release(&r->carry);
 }
+
+#ifndef MEDFM_DATA_DIR
+#define MEDFM_DATA_DIR "share/medfm"
+#endif
+
+const char *mf_data_dir(const char *sub)
+{
+    static _Thread_local char path[4096];
+    const char *d = getenv("MEDFM_DATA_DIR");
+    snprintf(path, sizeof path, "%s/%s", d && *d ? d : MEDFM_DATA_DIR, sub);
+    return path;
+}

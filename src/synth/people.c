@@ -21,10 +21,6 @@
 
 #include "core/fs.h"
 
-#ifndef MEDFM_DATA_DIR
-#define MEDFM_DATA_DIR "share/medfm"
-#endif
-
 /* Largest list file accepted, and the longest entry (names land in char[48] fields). */
 #define LIST_MAX_BYTES (4u << 20)
 #define ENTRY_MAX      40
@@ -49,12 +45,6 @@ struct mf_synth_lists {
     struct state *states;
     size_t n_states;
 };
-
-const char *mf_synth_data_dir(void)
-{
-    const char *d = getenv("MEDFM_DATA_DIR");
-    return d && *d ? d : MEDFM_DATA_DIR;
-}
 
 static void list_free(struct list *l)
 {

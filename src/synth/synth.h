@@ -94,11 +94,9 @@ int mf_synth_simulate(struct mf_rng *rng, const struct mf_synth_window *w,
 struct mf_synth_lists;
 
 /* Load the name and place lists from dir (files made from Debian packages at build time;
- * MEDFM_DATA_DIR overrides the compiled-in default).  Free with mf_synth_lists_free. */
+ * see mf_data_dir in core/fs.h).  Free with mf_synth_lists_free. */
 int mf_synth_lists_load(const char *dir, struct mf_synth_lists **out, struct mf_err *err);
 void mf_synth_lists_free(struct mf_synth_lists *l);
-/* The default data folder: $MEDFM_DATA_DIR, else the compiled-in one. */
-const char *mf_synth_data_dir(void);
 
 struct mf_synth_name {
     char given[48], family[48];

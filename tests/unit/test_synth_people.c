@@ -137,9 +137,9 @@ static void data_dir_follows_env(void **state)
     const char *old = getenv("MEDFM_DATA_DIR");
     char *saved = old ? strdup(old) : NULL;
     setenv("MEDFM_DATA_DIR", "/some/where", 1);
-    assert_string_equal(mf_synth_data_dir(), "/some/where");
+    assert_string_equal(mf_data_dir("synth"), "/some/where/synth");
     unsetenv("MEDFM_DATA_DIR");
-    assert_true(strlen(mf_synth_data_dir()) > 0);
+    assert_true(strlen(mf_data_dir("synth")) > 0);
     if (saved)
         setenv("MEDFM_DATA_DIR", saved, 1);
     free(saved);

@@ -1,4 +1,4 @@
-/* cmd_deid.c - `medfm deid`: de-identification tools (keygen for now). */
+/* cmd_deid.c - `medfm deid`: de-identification tools dispatch to the commands, and keygen. */
 #include <stdio.h>
 #include <string.h>
 
@@ -41,7 +41,12 @@ static int deid_keygen(int argc, char **argv)
 int cmd_deid(int argc, char **argv)
 {
     static const char usage[] = "usage: medfm deid <command> [options]\n\ncommands:\n"
-                                "  keygen     write a new secret de-identification key\n\n"
+                                "  keygen     write a new secret de-identification key\n"
+                                "  fhir       de-identify FHIR Bundles or NDJSON into FHIR NDJSON\n"
+                                "  text       find, redact or replace the PHI in clinical text\n"
+                                "  eval       measure the text de-identifier on a labelled corpus\n"
+                                "  risk       k-anonymity and l-diversity of a store's "
+                                "quasi-identifiers\n\n"
                                 "'medfm deid <command> --help' explains a command.\n";
     if (argc < 2) {
         fputs(usage, stderr);
@@ -51,8 +56,17 @@ int cmd_deid(int argc, char **argv)
         fputs(usage, stdout);
         return 0;
     }
-    if (strcmp(argv[1], "keygen") == 0)
-        return deid_keygen(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {{"keygen", deid_keygen},
+                {"fhir", cmd_deid_fhir},
+                {"text", cmd_deid_text},
+                {"eval", cmd_deid_eval},
+                {"risk", cmd_deid_risk}};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(argv[1], cmds[i].name) == 0)
+            return cmds[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "medfm: unknown deid command '%s'\n", argv[1]);
     fputs(usage, stderr);
     return 2;

@@ -4,6 +4,11 @@
 #define MF_CLI_COMMANDS_H
 
 int cmd_deid(int argc, char **argv);
+/* `medfm deid <command>`: argv[0] is the command name. */
+int cmd_deid_eval(int argc, char **argv);
+int cmd_deid_fhir(int argc, char **argv);
+int cmd_deid_risk(int argc, char **argv);
+int cmd_deid_text(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_synth(int argc, char **argv);

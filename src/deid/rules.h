@@ -53,8 +53,8 @@ struct cJSON;
 struct mf_deid_rules;
 
 /* Parse a rule set; origin names it in errors ("rules.json: rule 3: unknown method 'x'"). */
-int mf_deid_rules_parse(const char *json, size_t n, const char *origin,
-                        struct mf_deid_rules **out, struct mf_err *err);
+int mf_deid_rules_parse(const char *json, size_t n, const char *origin, struct mf_deid_rules **out,
+                        struct mf_err *err);
 /* Load a shipped profile by name ("safe-harbor", "limited-data-set") from
  * mf_data_dir("deid/profiles"), or a rule file by path (anything containing '/' or ending in
  * ".json"). */

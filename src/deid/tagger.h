@@ -86,8 +86,8 @@ enum mf_deid_list {
     MF_DEID_LIST__COUNT
 };
 /* Entry h % size of list l (never NULL for a loaded lexicon; *len set). */
-const char *mf_deid_lexicon_pick(const struct mf_deid_lexicon *lex, enum mf_deid_list l,
-                                 uint64_t h, size_t *len);
+const char *mf_deid_lexicon_pick(const struct mf_deid_lexicon *lex, enum mf_deid_list l, uint64_t h,
+                                 size_t *len);
 /* Whether a word (any case) is a known given name: 0 no, 1 female, 2 male, 3 both. */
 int mf_deid_lexicon_given_sex(const struct mf_deid_lexicon *lex, const char *s, size_t n);
 

@@ -413,6 +413,10 @@ const char *mf_data_dir(const char *sub)
 {
     static _Thread_local char path[4096];
     const char *d = getenv("MEDFM_DATA_DIR");
-    snprintf(path, sizeof path, "%s/%s", d && *d ? d : MEDFM_DATA_DIR, sub);
+    const char *base = d && *d ? d : MEDFM_DATA_DIR;
+    if (sub == NULL || sub[0] == '\0')
+        snprintf(path, sizeof path, "%s", base);
+    else
+        snprintf(path, sizeof path, "%s/%s", base, sub);
     return path;
 }

@@ -66,8 +66,9 @@ int mf_reader_open(struct mf_reader *r, const char *path, struct mf_err *err);
 int mf_reader_line(struct mf_reader *r, char **line, size_t *len, struct mf_err *err);
 void mf_reader_close(struct mf_reader *r);
 
-/* The folder of medfm's data files, DIR/sub: DIR is $MEDFM_DATA_DIR when set, else the
- * build's share/medfm.  The result lives in a per-thread buffer until the next call. */
+/* The folder of medfm's data files, DIR/sub (DIR itself when sub is NULL or empty): DIR is
+ * $MEDFM_DATA_DIR when set, else the build's share/medfm.  The result lives in a per-thread buffer
+ * until the next call. */
 const char *mf_data_dir(const char *sub);
 
 #endif

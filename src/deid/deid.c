@@ -153,9 +153,10 @@ int mf_deid_text_is_code(const char *s, size_t n)
     return 1;
 }
 
-int mf_deid_event_hook(void *ctx, struct mf_event *ev, struct mf_buf *scratch, struct mf_err *err)
+/* Pseudonym and shift; text kept when keep_text, else only when code-shaped. */
+static int event_deid(const struct mf_deid_key *key, struct mf_event *ev, struct mf_buf *scratch,
+                      int keep_text, struct mf_err *err)
 {
-    const struct mf_deid_key *key = ctx;
     char pseudo[33];
     mf_deid_pseudonym(key, ev->subject, ev->subject_len, pseudo);
     if (ev->time != MF_TIME_NONE)
@@ -165,11 +166,22 @@ int mf_deid_event_hook(void *ctx, struct mf_event *ev, struct mf_buf *scratch, s
         return mf_err_set(err, MF_ENOMEM, "out of memory");
     ev->subject = scratch->data;
     ev->subject_len = 32;
-    if (ev->text && !mf_deid_text_is_code(ev->text, ev->text_len)) {
+    if (!keep_text && ev->text && !mf_deid_text_is_code(ev->text, ev->text_len)) {
         ev->text = NULL;
         ev->text_len = 0;
     }
     return 0;
+}
+
+int mf_deid_event_hook(void *ctx, struct mf_event *ev, struct mf_buf *scratch, struct mf_err *err)
+{
+    return event_deid(ctx, ev, scratch, 0, err);
+}
+
+int mf_deid_event_hook_text(void *ctx, struct mf_event *ev, struct mf_buf *scratch,
+                            struct mf_err *err)
+{
+    return event_deid(ctx, ev, scratch, 1, err);
 }
 
 const char *mf_deid_event_profile(void)

@@ -48,6 +48,11 @@ int mf_deid_text_is_code(const char *s, size_t n);
  * ev in place, pointing its subject at scratch. */
 int mf_deid_event_hook(void *ctx, struct mf_event *ev, struct mf_buf *scratch, struct mf_err *err);
 
+/* The same, keeping every text value: for sources whose free text was already de-identified
+ * (FHIR ingest runs the text de-identifier on each resource before mapping it). */
+int mf_deid_event_hook_text(void *ctx, struct mf_event *ev, struct mf_buf *scratch,
+                            struct mf_err *err);
+
 /* A short description of the event de-identification rules; its SHA-256 is recorded in the
  * store's manifest as the configuration hash. */
 const char *mf_deid_event_profile(void);

@@ -28,6 +28,7 @@
 
 #include "core/json.h"
 #include "core/timeutil.h"
+#include "deid/zip3.h"
 
 /* A bad record: returned by bad(), which notes the issue to record. */
 #define SKIP 1
@@ -807,7 +808,47 @@ static int emit_attachment(struct doc *d, const cJSON *a, const char *path, int6
 
 /* --- resources ----------------------------------------------------------------------------- */
 
-/* Patient: birth, death, and the static facts gender, race, ethnicity. */
+/* The postalCode the ZIP3 fact comes from: of the addresses whose postalCode is a string
+ * starting with three digits, the first with use "home", else the first.  NULL when none. */
+static const char *patient_zip(const cJSON *r)
+{
+    const char *first = NULL;
+    const cJSON *a;
+    cJSON_ArrayForEach(a, mf_json_arr(r, "address"))
+    {
+        const char *z = mf_json_str(a, "postalCode");
+        if (z == NULL || z[0] < '0' || z[0] > '9' || z[1] < '0' || z[1] > '9' || z[2] < '0' ||
+            z[2] > '9')
+            continue;
+        const char *use = mf_json_str(a, "use");
+        if (use && strcmp(use, "home") == 0)
+            return z;
+        if (first == NULL)
+            first = z;
+    }
+    return first;
+}
+
+/* Emit the static fact ZIP3/ddd (Safe Harbor's three-digit ZIP, "000" for restricted areas)
+ * when the patient has a usable postalCode.  The restricted list is loaded on first use; a
+ * failure to load it is an error of the run, not of the record. */
+static int emit_zip3(struct doc *d, const cJSON *r)
+{
+    const char *z = patient_zip(r);
+    if (z == NULL)
+        return 0;
+    struct mf_err e = {0, {0}};
+    int rc = mf_deid_zip3_init(NULL, &e);
+    if (rc)
+        return mf_err_set(&d->c->err, rc, "%s", e.msg[0] ? e.msg : "cannot load the ZIP3 list");
+    char z3[4];
+    mf_deid_zip3(z, strlen(z), z3);
+    struct code code;
+    code_set(&code, "ZIP3/", z3);
+    return emit(d, MF_TIME_NONE, &code, NAN, NULL, NULL, 0);
+}
+
+/* Patient: birth, death, and the static facts gender, race, ethnicity, ZIP3. */
 static int map_patient(struct doc *d, const cJSON *r)
 {
     static const struct tfield birth[] = {{"birthDate", NULL, NULL}};
@@ -883,7 +924,7 @@ static int map_patient(struct doc *d, const cJSON *r)
                 return rc;
         }
     }
-    return 0;
+    return emit_zip3(d, r);
 }
 
 /* Encounter: ENCOUNTER/<class> and the type code at the start, ENCOUNTER_END/<class> at the

@@ -560,7 +560,7 @@ int mf_synth_run(const struct mf_synth_opts *o, struct mf_synth_result *res, str
     struct mf_progress prog;
     int rc, created = 0, prepared = 0;
 
-    if ((rc = mf_synth_lists_load(mf_data_dir("synth"), &lists, err)) != 0)
+    if ((rc = mf_synth_lists_load(mf_data_dir(NULL), &lists, err)) != 0)
         return rc;
     run.lists = lists;
     if ((rc = prepare_out(o->out, &created, err)) != 0) {

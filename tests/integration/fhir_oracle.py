@@ -17,6 +17,7 @@ import collections
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -32,6 +33,8 @@ VOCAB = {
 }
 RACE = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-race"
 ETHNICITY = "http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity"
+RESTRICTED_ZIP3 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data",
+                               "deid", "zip3-restricted.txt")
 
 
 class Skip(Exception):
@@ -112,6 +115,26 @@ def subject(r, index, key="subject", alt="patient"):
     raise Skip("unresolved")
 
 
+def restricted_zip3():
+    """The three-digit ZIP areas that Safe Harbor turns into 000."""
+    with open(RESTRICTED_ZIP3) as f:
+        return {l.strip() for l in f if l.strip() and not l.startswith("#")}
+
+
+def zip3_event(patient):
+    """The static ZIP3 event of a Patient: from the first "home" address whose postalCode
+    starts with three digits, else the first such address; none when there is none."""
+    zips = [(a.get("use") == "home", a["postalCode"]) for a in patient.get("address", [])
+            if re.match(r"[0-9]{3}", a.get("postalCode") if isinstance(a.get("postalCode"), str)
+                        else "")]
+    if not zips:
+        return []
+    z = next((z for home, z in zips if home), zips[0][1])[:3]
+    if z in restricted_zip3():
+        z = "000"
+    return [(None, "ZIP3/" + z, None, None)]
+
+
 def map_resource(r, index):
     """(patient id, [events]) of one resource, or None when medfm maps nothing."""
     rt = r["resourceType"]
@@ -126,7 +149,7 @@ def map_resource(r, index):
             for sub in ext.get("extension", []) if prefix else []:
                 if sub.get("url") == "ombCategory":
                     ev.append((None, prefix + sub["valueCoding"]["code"], None, None))
-        return r["id"], ev
+        return r["id"], ev + zip3_event(r)
     if r.get("status") == "entered-in-error":
         return None
     if rt == "Encounter":

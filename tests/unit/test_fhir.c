@@ -244,6 +244,31 @@ static void test_patient(void **state)
     run_free(&r);
 }
 
+/* ZIP3: the first home address with a usable postalCode wins, else the first usable one;
+ * restricted areas become 000; postal codes that do not start with 3 digits give nothing. */
+static void test_patient_zip3(void **state)
+{
+    (void)state;
+    struct run r;
+    run_ok(&r, BUNDLE("{'resource':{'resourceType':'Patient','id':'z1','birthDate':'1950-01-01',"
+                      "'address':[{'use':'work','postalCode':'02139'},{'postalCode':7},"
+                      "{'use':'home','postalCode':'SW1A'},{'use':'home','postalCode':'03601-1234'},"
+                      "{'use':'home','postalCode':'10001'}]}}"
+                      ",{'resource':{'resourceType':'Patient','id':'z2','birthDate':'1950-01-01',"
+                      "'address':[{'postalCode':'1'},{'use':'work','postalCode':'021'},"
+                      "{'postalCode':'94110'}]}}"
+                      ",{'resource':{'resourceType':'Patient','id':'z3','birthDate':'1950-01-01',"
+                      "'address':[{'use':'home','postalCode':'K1A 0B1'},{'city':'X'}]}}"));
+    assert_int_equal(r.res.records, 3);
+    assert_int_equal(count(&r, "z1", NULL, "ZIP3/000", NAN, NULL, NULL), 1); /* 036: restricted */
+    assert_int_equal(n_events(&r, "z1"), 2);
+    assert_int_equal(count(&r, "z2", NULL, "ZIP3/021", NAN, NULL, NULL), 1);
+    assert_int_equal(n_events(&r, "z2"), 2);
+    assert_int_equal(n_events(&r, "z3"), 1); /* birth only */
+    assert_int_equal(cJSON_GetArraySize(r.issues), 0);
+    run_free(&r);
+}
+
 static void test_encounter_condition(void **state)
 {
     (void)state;
@@ -702,6 +727,7 @@ int main(void)
     mf_log_set_level(MF_LOG_QUIET);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_patient, teardown),
+        cmocka_unit_test_teardown(test_patient_zip3, teardown),
         cmocka_unit_test_teardown(test_encounter_condition, teardown),
         cmocka_unit_test_teardown(test_observation, teardown),
         cmocka_unit_test_teardown(test_other_types, teardown),

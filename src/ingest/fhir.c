@@ -251,6 +251,9 @@ struct doc {
     enum mf_issue_kind bad_kind;
     const char *bad_msg;
     char bad_path[MAX_PATH];
+    char deid_msg[800];          /* why the de-identification hook refused a resource */
+    const cJSON *deid_failed[8]; /* Patients of a Bundle the hook refused */
+    int n_deid_failed;
     /* Where locating issues got to (see entry_offset, line_at). */
     long scan_entry;
     size_t scan_off;
@@ -1285,14 +1288,36 @@ static int skip_status(const cJSON *r, enum rtype rt)
     return (rt == RT_IMMUNIZATION || rt == RT_PROCEDURE) && strcmp(st, "not-done") == 0;
 }
 
-/* Hand a resource to the de-identification hook, when there is one. */
+/* Hand a resource to the de-identification hook, when there is one, with the source id of
+ * its patient (its own id for a Patient, else its resolved subject, patient or beneficiary
+ * reference; NULL when none resolves).  A resource the hook cannot de-identify (MF_EPARSE)
+ * is bad input: SKIP with the hook's message, which names a path, never a value. */
 static int deid_resource(struct doc *d, cJSON *r)
 {
     const struct mf_ingest_deid *deid = d->c->deid;
     if (deid == NULL || deid->fhir_resource == NULL)
         return 0;
+    const char *sid = NULL;
+    size_t sn = 0;
+    const char *t = mf_json_str(r, "resourceType");
+    if (t && strcmp(t, "Patient") == 0) {
+        sid = mf_json_str(r, "id");
+        sn = sid ? strlen(sid) : 0;
+    } else {
+        static const char *const keys[] = {"subject", "patient", "beneficiary"};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0] && sid == NULL; i++) {
+            const char *ref = mf_json_str(mf_json_obj(r, keys[i]), "reference");
+            if (ref && resolve_patient(d, ref, &sid, &sn) != 0)
+                sid = NULL;
+        }
+    }
     struct mf_err e = {0, {0}};
-    int rc = deid->fhir_resource(deid->ctx, r, &e);
+    int rc = deid->fhir_resource(deid->ctx, r, sid, sid ? sn : 0, &e);
+    if (rc == MF_EPARSE) {
+        snprintf(d->deid_msg, sizeof d->deid_msg, "%s",
+                 e.msg[0] ? e.msg : "cannot be de-identified");
+        return bad(d, MF_ISSUE_BAD_VALUE, "", d->deid_msg);
+    }
     if (rc)
         mf_err_set(&d->c->err, rc, "%s", e.msg[0] ? e.msg : "de-identification failed");
     return rc;
@@ -1311,7 +1336,7 @@ static int map_resource(struct doc *d, cJSON *r, enum rtype rt, int hooked)
     if (skip_status(r, rt))
         return 0;
     if (!hooked && (rc = deid_resource(d, r)) != 0)
-        return rc;
+        return rc == SKIP ? issue(d, d->bad_kind, d->bad_path, d->bad_msg) : rc;
     mf_ingest_begin_record(d->c);
     switch (rt) {
     case RT_PATIENT:
@@ -1394,8 +1419,25 @@ static int map_bundle(struct doc *d, cJSON *b)
         int patient = strcmp(t, "Patient") == 0;
         if (!patient && strcmp(t, "Medication") != 0)
             continue;
-        if (patient && (rc = deid_resource(d, r)) != 0)
-            return rc;
+        if (patient && (rc = deid_resource(d, r)) != 0) {
+            if (rc != SKIP)
+                return rc;
+            /* report it against its entry; pass 2 leaves it out, and references to it do
+             * not resolve */
+            int64_t k = 0;
+            for (const cJSON *x = entries->child; x && x != e; x = x->next)
+                k++;
+            d->entry = k;
+            rc = issue(d, d->bad_kind, d->bad_path, d->bad_msg);
+            d->entry = -1;
+            if (rc)
+                return rc;
+            if (d->n_deid_failed == (int)(sizeof d->deid_failed / sizeof d->deid_failed[0]))
+                return issue(d, MF_ISSUE_TOO_BIG, ".entry",
+                             "too many patients that cannot be de-identified");
+            d->deid_failed[d->n_deid_failed++] = r;
+            continue;
+        }
         const char *url = mf_json_str(e, "fullUrl");
         if (url && (rc = add_ref(d, url, r, patient)) != 0)
             return mf_err_set(&d->c->err, rc, "out of memory reading '%s'", d->file);
@@ -1412,6 +1454,11 @@ static int map_bundle(struct doc *d, cJSON *b)
         if ((rc = resource_type(d, r, &rt)) != 0)
             return rc;
         if (rt == RT_UNKNOWN || rt == RT_OTHER)
+            continue;
+        int refused = 0;
+        for (int k = 0; k < d->n_deid_failed; k++)
+            refused |= d->deid_failed[k] == r;
+        if (refused)
             continue;
         if ((rc = map_resource(d, r, rt, rt == RT_PATIENT)) != 0)
             return rc;

@@ -68,8 +68,12 @@ struct mf_issue_loc {
 /* Hooks where de-identification runs; all NULL means none. */
 struct mf_ingest_deid {
     void *ctx;
-    /* Called on every FHIR resource before it is mapped; may rewrite it in place. */
-    int (*fhir_resource)(void *ctx, struct cJSON *resource, struct mf_err *err);
+    /* Called on every FHIR resource before it is mapped; may rewrite it in place.  subject is
+     * the source id of the resource's patient (NULL when it has none that resolves).
+     * MF_EPARSE means the resource cannot be de-identified: it is skipped as bad input with
+     * err's message (which must name a path, never a value); other errors stop the run. */
+    int (*fhir_resource)(void *ctx, struct cJSON *resource, const char *subject, size_t subject_len,
+                         struct mf_err *err);
     /* Called on every event before it is stored; may point the event's strings at scratch. */
     int (*event)(void *ctx, struct mf_event *ev, struct mf_buf *scratch, struct mf_err *err);
 };

@@ -668,15 +668,25 @@ static void test_strict(void **state)
 /* Counts of hook calls by resource type, for test_deid_hook. */
 struct hook_calls {
     int patient, observation, other;
+    char subjects[4][16]; /* the subject handed with each call, in order */
+    int refuse_patient;   /* answer MF_EPARSE for the Patient p1 */
 };
 
 /* A de-identification hook that counts calls and replaces Patient.id by a pseudonym (a static
  * string: strings of an arena-parsed tree must not be freed). */
-static int pseudonymize(void *ctx, cJSON *r, struct mf_err *err)
+static int pseudonymize(void *ctx, cJSON *r, const char *subject, size_t n, struct mf_err *err)
 {
-    (void)err;
     struct hook_calls *calls = ctx;
+    int k = calls->patient + calls->observation + calls->other;
+    if (k < 4)
+        snprintf(calls->subjects[k], sizeof calls->subjects[k], "%.*s", (int)n,
+                 subject ? subject : "(none)");
     const char *t = cJSON_GetObjectItem(r, "resourceType")->valuestring;
+    if (strcmp(t, "Patient") == 0 && calls->refuse_patient &&
+        strcmp(cJSON_GetObjectItem(r, "id")->valuestring, "p1") == 0) {
+        calls->patient++;
+        return mf_err_set(err, MF_EPARSE, "Patient.birthDate is not a FHIR date");
+    }
     if (strcmp(t, "Patient") == 0) {
         calls->patient++;
         cJSON_GetObjectItem(r, "id")->valuestring = (char *)"pseudo-1";
@@ -693,7 +703,8 @@ static int pseudonymize(void *ctx, cJSON *r, struct mf_err *err)
 static void test_deid_hook(void **state)
 {
     (void)state;
-    struct hook_calls calls = {0, 0, 0};
+    struct hook_calls calls;
+    memset(&calls, 0, sizeof calls);
     struct mf_ingest_deid deid = {&calls, pseudonymize, NULL};
     test_deid = &deid;
     struct run r;
@@ -705,9 +716,38 @@ static void test_deid_hook(void **state)
     assert_int_equal(calls.patient, 1);
     assert_int_equal(calls.observation, 1);
     assert_int_equal(calls.other, 0);
+    /* the Patient is handed its own id; the Observation its resolved subject, as it reads
+     * after the Patient's hook ran */
+    assert_string_equal(calls.subjects[0], "p1");
+    assert_string_equal(calls.subjects[1], "pseudo-1");
     assert_int_equal(n_events(&r, "p1"), 0);
     assert_int_equal(count(&r, "pseudo-1", "1970-01-02", "MEDS_BIRTH", NAN, NULL, NULL), 1);
     assert_int_equal(count(&r, "pseudo-1", "2015-01-01", "LOINC/9-9", NAN, NULL, NULL), 1);
+    run_free(&r);
+}
+
+/* A Patient the hook refuses is bad input: skipped with an issue naming its entry, never
+ * mapped as it was; references to it no longer resolve. */
+static void test_deid_hook_refuses(void **state)
+{
+    (void)state;
+    struct hook_calls calls;
+    memset(&calls, 0, sizeof calls);
+    calls.refuse_patient = 1;
+    struct mf_ingest_deid deid = {&calls, pseudonymize, NULL};
+    test_deid = &deid;
+    struct run r;
+    run_ok(&r, BUNDLE(PATIENT_ENTRY ",{'resource':{'resourceType':'Observation'," SUBJ ","
+                                    "'code':{'coding':[{" LOINC ",'code':'9-9'}]},"
+                                    "'effectiveDateTime':'2015'}},"
+                                    "{'resource':{'resourceType':'Patient','id':'p2',"
+                                    "'birthDate':'1980'}}"));
+    test_deid = NULL;
+    assert_int_equal(calls.patient, 2);
+    assert_int_equal(n_events(&r, "p1"), 0);
+    assert_int_equal(n_events(&r, "pseudo-1"), 1); /* p2, renamed by the hook */
+    assert_int_equal(r.res.issues[MF_ISSUE_BAD_VALUE], 1);
+    assert_int_equal(r.res.issues[MF_ISSUE_REFERENCE], 1);
     run_free(&r);
 }
 
@@ -738,6 +778,7 @@ int main(void)
         cmocka_unit_test_teardown(test_ndjson, teardown),
         cmocka_unit_test_teardown(test_strict, teardown),
         cmocka_unit_test_teardown(test_deid_hook, teardown),
+        cmocka_unit_test_teardown(test_deid_hook_refuses, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,11 +33,11 @@
  *   perturb     add keyed noise to a number: "span" with "range_type" "fixed" (± span) or
  *               "proportional" (± span × value), "round_to" decimal places;
  *   text        run the free text through text de-identification (the callback in struct
- *               mf_deid_apply; an Attachment with a text/* contentType has its base64 data
- *               decoded, de-identified and encoded again).
+ *               mf_deid_apply; an Attachment whose contentType is text (text/plain...) has its
+ * base64 data decoded, de-identified and encoded again).
  *
  * Two profiles ship in data/deid/profiles/: safe-harbor.json (the default) and
- * limited-data-set.json; docs/deid.md maps them to the 18 Safe Harbor identifiers.
+ * limited-data-set.json; docs/deid-rules.md maps them to the 18 Safe Harbor identifiers.
  */
 #ifndef MF_DEID_RULES_H
 #define MF_DEID_RULES_H
@@ -72,6 +72,10 @@ struct mf_deid_apply {
      * in[0..n) to out.  NULL: such text is removed. */
     int (*text)(void *arg, const char *in, size_t n, struct mf_buf *out, struct mf_err *err);
     void *text_arg;
+    /* Apply only the rules whose method is "text" (every other node is left as it is): for
+     * ingest, whose event de-identifier already replaces ids and shifts every time.  The
+     * rule order still decides, so a "keep" before a "text" rule still shields its node. */
+    int only_text;
 };
 
 /* Apply the rules to one resource in place (a Bundle's entries are handled by the caller, one

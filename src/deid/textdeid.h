@@ -58,4 +58,13 @@ int mf_deid_text_apply(struct mf_deid_tagger *t, const struct mf_deid_lexicon *l
                        enum mf_deid_text_mode mode, const char *text, size_t n,
                        struct mf_deid_entities *scratch, struct mf_buf *out, struct mf_err *err);
 
+/* Shift the date written in s[0..n) by shift_days whole days and append it to out in the same
+ * format: 2024-03-05, 03/05/2024, 3/5/24, 20240305, March 5, 2024, Mar. 5th 2024, 5 March 2024,
+ * 05-Mar-2024, Tuesday, March 5, 2024 (weekday recomputed), March 5 (no year), and month-only
+ * March 2024, Mar-2024, 03/2024, 2024-03 (the 15th is shifted, month and year printed); a time
+ * of day after the date is copied.  Same separators, zero padding, month name or abbreviation,
+ * case and two- or four-digit year.  0, MF_EPARSE when s is no date in a known format (nothing
+ * appended) or MF_ENOMEM. */
+int mf_deid_date_shift_text(const char *s, size_t n, int64_t shift_days, struct mf_buf *out);
+
 #endif

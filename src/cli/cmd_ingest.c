@@ -1,17 +1,69 @@
 /* cmd_ingest.c - `medfm ingest`: source files to an event store. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "core/hash.h"
+#include "core/fs.h"
 #include "core/log.h"
+#include "core/timeutil.h"
 #include "deid/deid.h"
+#include "deid/fhirdeid.h"
 #include "ingest/ingest.h"
+
+/* De-identification during a FHIR ingest: the resource hook groups ages over 89 and runs the
+ * rules' free-text method (with the patient's own identifiers as context); the event hook
+ * replaces the patient id by its pseudonym and shifts every time. */
+struct ingest_deid {
+    struct mf_deid_key key;
+    struct mf_deid_session *session;
+};
+
+static int resource_hook(void *ctx, struct cJSON *r, const char *subject, size_t n,
+                         struct mf_err *err)
+{
+    struct ingest_deid *x = ctx;
+    return mf_deid_session_hook(x->session, r, subject, n, err);
+}
+
+static int event_hook(void *ctx, struct mf_event *ev, struct mf_buf *scratch, struct mf_err *err)
+{
+    struct ingest_deid *x = ctx;
+    return x->session ? mf_deid_event_hook_text(&x->key, ev, scratch, err)
+                      : mf_deid_event_hook(&x->key, ev, scratch, err);
+}
+
+/* NDJSON inputs: remember every patient's identifiers before ingest starts, so notes are
+ * de-identified knowing them.  Files named Patient* are read when there are any, else all. */
+static int scan_patients(struct mf_deid_session *s, const char *const *paths, size_t n,
+                         struct mf_err *err)
+{
+    static const char *const sfx[] = {".ndjson", ".ndjson.gz", NULL};
+    struct mf_strlist files = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = mf_fs_list(paths[i], sfx, &files, err);
+    size_t named = 0;
+    for (size_t i = 0; i < files.n; i++) {
+        const char *base = strrchr(files.items[i], '/');
+        base = base ? base + 1 : files.items[i];
+        named += strncmp(base, "Patient", 7) == 0;
+    }
+    for (size_t i = 0; i < files.n && rc == 0; i++) {
+        const char *base = strrchr(files.items[i], '/');
+        base = base ? base + 1 : files.items[i];
+        if (named == 0 || strncmp(base, "Patient", 7) == 0)
+            rc = mf_deid_session_scan_ndjson(s, files.items[i], err);
+    }
+    mf_strlist_free(&files);
+    return rc;
+}
 
 int cmd_ingest(int argc, char **argv)
 {
-    const char *format = NULL, *out = NULL, *key_file = NULL;
+    const char *format = NULL, *out = NULL, *key_file = NULL, *config = NULL, *ref = NULL;
     int strict = 0, no_deid = 0, threads = 0, quiet = 0;
     size_t mem = 0;
     const struct opt opts[] = {
@@ -19,6 +71,10 @@ int cmd_ingest(int argc, char **argv)
         {"out", OPT_STRING, &out, "STORE", "the event store folder to write (replaced atomically)"},
         {"strict", OPT_FLAG, &strict, NULL, "stop at the first bad record (default: skip, report)"},
         {"key-file", OPT_STRING, &key_file, "KEY", "de-identify with this key (medfm deid keygen)"},
+        {"deid-config", OPT_STRING, &config, "CFG",
+         "de-identification rules: safe-harbor (default), limited-data-set or a .json file"},
+        {"reference-date", OPT_STRING, &ref, "DATE",
+         "ages over 89 are grouped as of this date, YYYY-MM-DD (default: today)"},
         {"no-deid", OPT_FLAG, &no_deid, NULL, "build an identified store (never the default)"},
         {"threads", OPT_INT, &threads, "N", "parser threads (default: all cores)"},
         {"mem", OPT_SIZE, &mem, "SIZE", "event buffer before spilling to disk (default 64M)"},
@@ -32,8 +88,9 @@ int cmd_ingest(int argc, char **argv)
         "holds hosp/ and icu/).  Bad records are skipped, counted and listed in\n"
         "STORE.errors.ndjson; the store is written all or nothing, and a failed run leaves a\n"
         "previous store untouched.  Ingest de-identifies: patient ids become keyed pseudonyms,\n"
-        "each patient's dates move by one keyed shift, free text is dropped; building an\n"
-        "identified store takes an explicit --no-deid.",
+        "each patient's dates move by one keyed shift, ages over 89 become 90, and free text\n"
+        "(notes, comments) is de-identified knowing the patient's own identifiers (MIMIC-IV\n"
+        "free text is dropped); building an identified store takes an explicit --no-deid.",
         opts, sizeof opts / sizeof opts[0],
         "examples:\n"
         "  medfm deid keygen --out deid.key\n"
@@ -64,17 +121,50 @@ int cmd_ingest(int argc, char **argv)
         fprintf(stderr, "medfm: --key-file and --no-deid contradict each other\n");
         return 2;
     }
-    struct mf_deid_key key;
-    struct mf_ingest_deid hooks = {&key, NULL, mf_deid_event_hook};
+    if ((config || ref) && !key_file) {
+        fprintf(stderr, "medfm: --deid-config and --reference-date need --key-file\n");
+        return 2;
+    }
+    struct ingest_deid x = {0};
+    struct mf_ingest_deid hooks = {&x, NULL, event_hook};
     char config_sha[65];
     struct mf_err kerr = {0};
     if (key_file) {
-        if (mf_deid_key_load(key_file, &key, &kerr) != 0) {
+        struct mf_deid_session_opts so = {0};
+        so.key = &x.key;
+        so.rules = config;
+        so.text_mode = MF_DEID_MODE_SURROGATE;
+        so.text_only = 1;
+        if (ref == NULL) {
+            int64_t now = (int64_t)time(NULL);
+            so.reference_time = (now - now % 86400) * MF_USEC_PER_SEC;
+        } else if (strlen(ref) != 10 || mf_time_parse(ref, 10, &so.reference_time) != 0) {
+            fprintf(stderr, "medfm: --reference-date takes a date as YYYY-MM-DD\n");
+            return 2;
+        }
+        if (mf_deid_key_load(key_file, &x.key, &kerr) != 0) {
             fprintf(stderr, "medfm: %s\n", kerr.msg);
             return 1;
         }
-        const char *profile = mf_deid_event_profile();
-        mf_sha256_hex(profile, strlen(profile), config_sha);
+        if (o.format == MF_FORMAT_MIMIC_IV) {
+            if (config) {
+                fprintf(stderr, "medfm: --deid-config applies to FHIR input only\n");
+                return 2;
+            }
+            const char *profile = mf_deid_event_profile();
+            mf_sha256_hex(profile, strlen(profile), config_sha);
+        } else {
+            if (mf_deid_session_open(&so, &x.session, &kerr) != 0 ||
+                (o.format == MF_FORMAT_NDJSON &&
+                 scan_patients(x.session, pos, (size_t)npos, &kerr) != 0)) {
+                fprintf(stderr, "medfm: %s\n", kerr.msg);
+                mf_deid_session_free(x.session);
+                memset(&x.key, 0, sizeof x.key);
+                return 1;
+            }
+            hooks.fhir_resource = resource_hook;
+            memcpy(config_sha, mf_deid_session_config_sha256(x.session), 65);
+        }
         o.deid = &hooks;
         o.deid_config_sha256 = config_sha;
     }
@@ -90,7 +180,8 @@ int cmd_ingest(int argc, char **argv)
     struct mf_ingest_result res;
     struct mf_err err = {0};
     int failed = mf_ingest_run(&o, &res, &err) != 0;
-    memset(&key, 0, sizeof key);
+    mf_deid_session_free(x.session);
+    memset(&x.key, 0, sizeof x.key);
     if (failed) {
         fprintf(stderr, "medfm: ingest failed: %s\n", err.msg[0] ? err.msg : "unknown error");
         if (!strict && err.code == MF_EPARSE)

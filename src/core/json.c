@@ -152,3 +152,44 @@ const cJSON *mf_json_arr(const cJSON *obj, const char *key)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     return cJSON_IsArray(v) ? v : NULL;
 }
+
+int mf_json_print(const cJSON *item, struct mf_buf *out)
+{
+    int rc = 0;
+    switch (item->type & 0xff) {
+    case cJSON_False:
+        return mf_buf_puts(out, "false");
+    case cJSON_True:
+        return mf_buf_puts(out, "true");
+    case cJSON_NULL:
+        return mf_buf_puts(out, "null");
+    case cJSON_Number:
+        return mf_buf_put_double(out, item->valuedouble);
+    case cJSON_String:
+        return item->valuestring
+                   ? mf_buf_json_string(out, item->valuestring, strlen(item->valuestring))
+                   : mf_buf_puts(out, "\"\"");
+    case cJSON_Raw:
+        return mf_buf_puts(out, item->valuestring ? item->valuestring : "null");
+    case cJSON_Array:
+    case cJSON_Object: {
+        int obj = (item->type & 0xff) == cJSON_Object;
+        rc = mf_buf_putc(out, obj ? '{' : '[');
+        for (const cJSON *c = item->child; c && rc == 0; c = c->next) {
+            if (c != item->child)
+                rc = mf_buf_putc(out, ',');
+            if (rc == 0 && obj) {
+                const char *k = c->string ? c->string : "";
+                rc = mf_buf_json_string(out, k, strlen(k));
+                if (rc == 0)
+                    rc = mf_buf_putc(out, ':');
+            }
+            if (rc == 0)
+                rc = mf_json_print(c, out);
+        }
+        return rc ? rc : mf_buf_putc(out, obj ? '}' : ']');
+    }
+    default:
+        return mf_buf_puts(out, "null");
+    }
+}

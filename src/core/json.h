@@ -17,10 +17,17 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/buf.h"
+
 /* Parse data[0..len).  On a syntax error returns NULL and sets *err_offset (when not NULL) to
  * the byte offset where parsing stopped. */
 cJSON *mf_json_parse(const char *data, size_t len, size_t *err_offset);
 void mf_json_release(cJSON *root);
+
+/* Append the compact JSON text of item to out.  Numbers are printed with the fewest digits
+ * that read back as the same double (cJSON's own printer can lose the last digit), so values
+ * survive a parse and print exactly.  0 or MF_ENOMEM. */
+int mf_json_print(const cJSON *item, struct mf_buf *out);
 
 /* The string value of obj[key], or NULL when absent or not a string. */
 const char *mf_json_str(const cJSON *obj, const char *key);

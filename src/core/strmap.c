@@ -19,6 +19,14 @@ void mf_strmap_free(struct mf_strmap *m)
     memset(m, 0, sizeof *m);
 }
 
+void mf_strmap_clear(struct mf_strmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        m->slots[i].key_off = EMPTY;
+    m->n = 0;
+    mf_buf_reset(&m->keys);
+}
+
 static struct mf_strmap_slot *find(const struct mf_strmap *m, const char *key, size_t len,
                                    uint64_t h)
 {

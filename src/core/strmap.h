@@ -26,6 +26,8 @@ struct mf_strmap {
 
 void mf_strmap_init(struct mf_strmap *m);
 void mf_strmap_free(struct mf_strmap *m);
+/* Remove every key, keeping the memory for reuse. */
+void mf_strmap_clear(struct mf_strmap *m);
 /* The slot of key, inserted with value 0 when absent (*added set to 1).  The pointer is valid
  * until the next insertion.  NULL when out of memory. */
 struct mf_strmap_slot *mf_strmap_upsert(struct mf_strmap *m, const char *key, size_t len,

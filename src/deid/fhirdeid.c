@@ -316,6 +316,9 @@ struct mf_deid_worker {
     int have_ctx;
     int capped;      /* the last resource was a Patient whose age was capped */
     uint64_t serial; /* the session's */
+    /* a Bundle's fullUrl -> "Type/id" map and its own Patients, reused across Bundles */
+    struct mf_strmap urls, pats;
+    struct mf_buf urlvals, ids;
     struct mf_deid_subject subj;
 };
 
@@ -326,6 +329,8 @@ struct mf_deid_worker *mf_deid_worker_new(struct mf_deid_session *s)
         return NULL;
     w->s = s;
     w->serial = s->serial;
+    mf_strmap_init(&w->urls);
+    mf_strmap_init(&w->pats);
     w->tagger = mf_deid_tagger_new(s->lex);
     w->ctx = mf_deid_context_new();
     if (w->tagger == NULL || w->ctx == NULL) {
@@ -343,6 +348,10 @@ void mf_deid_worker_free(struct mf_deid_worker *w)
     mf_deid_context_free(w->ctx);
     mf_deid_entities_free(&w->ents);
     mf_buf_release(&w->subject);
+    mf_strmap_free(&w->urls);
+    mf_strmap_free(&w->pats);
+    mf_buf_release(&w->urlvals);
+    mf_buf_release(&w->ids);
     free(w);
 }
 
@@ -556,17 +565,17 @@ static int one_resource(struct run *run, struct task *t, struct mf_deid_worker *
 
 /* A Bundle's fullUrl -> "Type/id" map, for rewriting urn:uuid references before the rules. */
 struct urlmap {
-    struct mf_strmap m;
-    struct mf_buf vals; /* NUL-terminated "Type/id" strings */
+    struct mf_strmap *m;
+    struct mf_buf *vals; /* NUL-terminated "Type/id" strings */
 };
 
 static const char *urlmap_lookup(void *arg, const char *ref, size_t *n)
 {
     struct urlmap *u = arg;
-    const struct mf_strmap_slot *s = mf_strmap_get(&u->m, ref, strlen(ref));
+    const struct mf_strmap_slot *s = mf_strmap_get(u->m, ref, strlen(ref));
     if (s == NULL)
         return NULL;
-    const char *v = u->vals.data + s->value;
+    const char *v = u->vals->data + s->value;
     *n = strlen(v);
     return v;
 }
@@ -596,12 +605,13 @@ static int do_bundle(struct run *run, struct task *t, struct mf_deid_worker *w, 
         task_issue(run, t, 0, -1, "Bundle.entry is not an array");
         return t->rc;
     }
-    struct urlmap u;
-    mf_strmap_init(&u.m);
-    u.vals = (struct mf_buf)MF_BUF_INIT;
-    struct mf_buf ids = MF_BUF_INIT; /* the Bundle's own Patients: identity JSON, NUL-separated */
-    struct mf_strmap pats;           /* source id -> offset in ids */
-    mf_strmap_init(&pats);
+    struct urlmap u = {&w->urls, &w->urlvals};
+    mf_strmap_clear(u.m);
+    mf_buf_reset(u.vals);
+    struct mf_buf *ids = &w->ids;      /* the Bundle's own Patients: identity JSON, NUL-separated */
+    struct mf_strmap *pats = &w->pats; /* source id -> offset in ids */
+    mf_strmap_clear(pats);
+    mf_buf_reset(ids);
     int rc = 0;
     cJSON *e;
     cJSON_ArrayForEach(e, entries)
@@ -611,22 +621,22 @@ static int do_bundle(struct run *run, struct task *t, struct mf_deid_worker *w, 
         const char *type = mf_json_str(r, "resourceType"), *id = mf_json_str(r, "id");
         if (url && valid_type(type) && id && id[0]) {
             int added;
-            struct mf_strmap_slot *s = mf_strmap_upsert(&u.m, url, strlen(url), &added);
+            struct mf_strmap_slot *s = mf_strmap_upsert(u.m, url, strlen(url), &added);
             if (s == NULL ||
-                (s->value = u.vals.len, mf_buf_printf(&u.vals, "%s/%s", type, id) != 0 ||
-                                            mf_buf_putc(&u.vals, '\0') != 0)) {
+                (s->value = u.vals->len,
+                 mf_buf_printf(u.vals, "%s/%s", type, id) != 0 || mf_buf_putc(u.vals, '\0') != 0)) {
                 rc = MF_ENOMEM;
                 break;
             }
         }
         if (type && id && id[0] && strcmp(type, "Patient") == 0) {
             int added;
-            size_t off = ids.len;
-            if (identity_json(r, &ids) != 0 || mf_buf_putc(&ids, '\0') != 0) {
+            size_t off = ids->len;
+            if (identity_json(r, ids) != 0 || mf_buf_putc(ids, '\0') != 0) {
                 rc = MF_ENOMEM;
                 break;
             }
-            struct mf_strmap_slot *s = mf_strmap_upsert(&pats, id, strlen(id), &added);
+            struct mf_strmap_slot *s = mf_strmap_upsert(pats, id, strlen(id), &added);
             if (s == NULL) {
                 rc = MF_ENOMEM;
                 break;
@@ -646,19 +656,19 @@ static int do_bundle(struct run *run, struct task *t, struct mf_deid_worker *w, 
         const char *sid = NULL;
         size_t sn = 0;
         cJSON *pj = NULL;
-        if (mf_deid_resource_subject(r, NULL, NULL, &sid, &sn)) {
-            const struct mf_strmap_slot *s = mf_strmap_get(&pats, sid, sn);
+        int cached = 0;
+        if (mf_deid_resource_subject(r, NULL, NULL, &sid, &sn))
+            cached = w->have_ctx && w->subject.len == sn && memcmp(w->subject.data, sid, sn) == 0;
+        if (sid && !cached) {
+            /* the worker's context is not this patient's yet: give it the Bundle's own */
+            const struct mf_strmap_slot *s = mf_strmap_get(pats, sid, sn);
             if (s)
-                pj = mf_json_parse(ids.data + s->value, strlen(ids.data + s->value), NULL);
+                pj = mf_json_parse(ids->data + s->value, strlen(ids->data + s->value), NULL);
         }
         one_resource(run, t, w, r, pj, 0, entry);
         if (pj)
             mf_json_release(pj);
     }
-    mf_strmap_free(&u.m);
-    mf_buf_release(&u.vals);
-    mf_strmap_free(&pats);
-    mf_buf_release(&ids);
     if (rc)
         return t->rc = mf_err_set(&t->err, rc, "out of memory");
     return t->rc;

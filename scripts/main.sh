@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # main.sh - README command 1: set up, build, and run medfm's main job end to end on the
 # built-in default data: simulate a cohort with known ground truth (`medfm synth`), ingest its
-# FHIR Bulk Data export into a de-identified event store, and print the store's summary.
+# FHIR Bulk Data export into a de-identified event store, print the store's summary and its
+# re-identification risk.
 # Output goes to build/main/.  MEDFM_MAIN_PATIENTS sets the cohort size (default 2000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +14,10 @@ patients=${MEDFM_MAIN_PATIENTS:-2000}
 rm -rf "$work/cohort"
 mkdir -p "$work"
 build/medfm synth --patients "$patients" --seed 1 --out "$work/cohort"
-# The store is de-identified: keyed pseudonyms, one keyed date shift per patient, no free text.
+# The store is de-identified: keyed pseudonyms, one keyed date shift per patient, ages over 89
+# grouped, ZIP3, notes with their PHI replaced by surrogates.
 [ -f "$work/deid.key" ] || build/medfm deid keygen --out "$work/deid.key"
 build/medfm ingest --format ndjson --key-file "$work/deid.key" --out "$work/store" "$work/cohort"
 build/medfm inspect "$work/store"
+build/medfm deid risk "$work/store" --quasi sex,birth_year,zip3 --k 5
 echo "main: cohort in $work/cohort (truth in $work/cohort/truth), store in $work/store" >&2

@@ -11,8 +11,10 @@
  *
  * The event de-identifier (mf_deid_event_hook) replaces the subject by its pseudonym, shifts
  * every time, and keeps a text value only when it is code-shaped ("SNOMED/266919005", a coded
- * observation value); free text is dropped until the text de-identifier exists.  Structured
- * identifiers (names, addresses, telecom, identifiers) never become events in the first place.
+ * observation value); other text is dropped (MIMIC-IV).  mf_deid_event_hook_text keeps text:
+ * FHIR ingest runs the text de-identifier on every resource first (fhirdeid.h).  Structured
+ * identifiers (names, addresses, telecom, identifiers) never become events in the first place;
+ * the ZIP code only as its Safe Harbor three digits.
  */
 #ifndef MF_DEID_DEID_H
 #define MF_DEID_DEID_H

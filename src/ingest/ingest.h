@@ -16,8 +16,8 @@
  *
  * The de-identification seam: every event passes deid->event (when set) inside mf_ingest_emit
  * before it reaches the store, and the FHIR parser hands every resource to
- * deid->fhir_resource before mapping it.  Until de-identification exists, the driver refuses
- * to run without an explicit no_deid, so no identified store is built by accident.
+ * deid->fhir_resource before mapping it.  The driver refuses to run without hooks unless the
+ * caller sets no_deid explicitly, so no identified store is built by accident.
  *
  * Issues name the file, line or byte offset and the field path (FHIR path or CSV column), and
  * never the value found there, which may be PHI.
@@ -69,7 +69,9 @@ struct mf_issue_loc {
 struct mf_ingest_deid {
     void *ctx;
     /* Called on every FHIR resource before it is mapped; may rewrite it in place.  subject is
-     * the source id of the resource's patient (NULL when it has none that resolves).
+     * the id of the resource's patient as it resolves at that moment (a Patient's own id;
+     * after a hook rewrote a Patient's id, references to it resolve to the new id), NULL when
+     * none resolves.
      * MF_EPARSE means the resource cannot be de-identified: it is skipped as bad input with
      * err's message (which must name a path, never a value); other errors stop the run. */
     int (*fhir_resource)(void *ctx, struct cJSON *resource, const char *subject, size_t subject_len,
@@ -122,7 +124,7 @@ struct mf_ingest_opts {
     size_t n_paths;
     const char *out;  /* the store folder */
     int strict;       /* stop at the first bad record */
-    int no_deid;      /* must be set until de-identification exists */
+    int no_deid;      /* required when deid is NULL: an identified store on purpose */
     int threads;      /* 0: all cores */
     size_t mem_limit; /* bytes of events held before spilling; 0: default */
     const struct mf_ingest_deid *deid;

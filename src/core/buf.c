@@ -77,7 +77,7 @@ int mf_buf_json_escape(struct mf_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t start = 0;
-    int rc = 0;
+    int rc = mf_buf_grow(b, n + 2); /* the common case: nothing to escape */
     for (size_t i = 0; i < n && rc == 0; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
@@ -117,6 +117,23 @@ int mf_buf_put_double(struct mf_buf *b, double v)
 {
     if (isnan(v) || isinf(v))
         return mf_buf_puts(b, "null");
+    if (v == (double)(int64_t)v && v > -1e15 && v < 1e15 && !(v == 0 && signbit(v))) {
+        /* a whole number: its digits, without printf */
+        char d[24];
+        int k = 0;
+        int64_t x = (int64_t)v;
+        uint64_t u = x < 0 ? (uint64_t)(-x) : (uint64_t)x;
+        do {
+            d[k++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (x < 0)
+            d[k++] = '-';
+        char out[24];
+        for (int i = 0; i < k; i++)
+            out[i] = d[k - 1 - i];
+        return mf_buf_append(b, out, (size_t)k);
+    }
     char s[40];
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(s, sizeof s, "%.*g", prec, v);

@@ -29,7 +29,9 @@ int mf_fs_read_file(const char *path, size_t max, struct mf_buf *out, struct mf_
         rc = mf_err_set(err, MF_ETOOBIG, "'%s' is larger than the limit of %zu bytes", path, max);
         goto out;
     }
-    rc = mf_buf_grow(out, (size_t)st.st_size);
+    /* one byte more than the file, so the read that sees the end needs no growth (growing
+     * would copy the whole file) */
+    rc = mf_buf_grow(out, (size_t)st.st_size + 1);
     if (rc) {
         rc = mf_err_set(err, rc, "cannot hold '%s' in memory", path);
         goto out;

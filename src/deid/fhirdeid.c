@@ -803,6 +803,7 @@ static int outputs_write(struct outputs *o, const struct mf_buf *b, struct mf_er
             o->count[o->n] = 0;
             if (o->f[o->n] == NULL)
                 return mf_err_set(err, MF_EIO, "cannot create '%s'", path);
+            setvbuf(o->f[o->n], NULL, _IOFBF, (size_t)1 << 20); /* fewer, larger writes */
             o->n++;
         }
         FILE *f = o->f[s->value];

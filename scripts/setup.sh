@@ -9,6 +9,7 @@ packages=(
   libcmocka-dev                                  # unit tests
   python3 xz-utils time                          # test oracles, unpacking the data, peak RSS
   python3-fake-factory                           # name and place lists for the synthetic cohort
+  wamerican iso-codes                            # English words, country names (text de-id lexicon)
   clang libclang-rt-14-dev                       # libFuzzer targets
   clang-format clang-tidy cppcheck               # lint
 )

@@ -1,0 +1,388 @@
+/* test_deid_tagger.c - the clinical-text PHI tagger: every category with examples and with
+ * near-misses that must not be tagged, record-aware variants, hostile input, offsets, and the
+ * lexicon's loader and surrogate lists. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/json.h"
+#include "deid/tagger.h"
+
+#include "testutil.h"
+
+static struct mf_deid_lexicon *lex;
+static struct mf_deid_tagger *tg;
+static struct mf_deid_entities ents;
+
+static int setup(void **state)
+{
+    struct mf_err err = {0};
+    if (setup_tmp(state) != 0)
+        return -1;
+    if (mf_deid_lexicon_load(NULL, &lex, &err) != 0) {
+        fprintf(stderr, "lexicon: %s\n", err.msg);
+        return -1;
+    }
+    tg = mf_deid_tagger_new(lex);
+    return tg ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    mf_deid_entities_free(&ents);
+    mf_deid_tagger_free(tg);
+    mf_deid_lexicon_free(lex);
+    return teardown_tmp(state);
+}
+
+static void tag_ctx(const char *text, const struct mf_deid_context *ctx)
+{
+    struct mf_err err = {0};
+    assert_int_equal(mf_deid_tag(tg, ctx, text, strlen(text), &ents, &err), 0);
+    /* invariants: sorted, not overlapping, in range, not empty */
+    for (size_t i = 0; i < ents.n; i++) {
+        assert_true(ents.v[i].start < ents.v[i].end);
+        assert_true(ents.v[i].end <= strlen(text));
+        if (i)
+            assert_true(ents.v[i - 1].end <= ents.v[i].start);
+    }
+}
+
+/* The entity overlapping the first occurrence of what in text, or NULL. */
+static const struct mf_deid_entity *find(const char *text, const char *what)
+{
+    const char *p = strstr(text, what);
+    assert_non_null(p);
+    size_t s = (size_t)(p - text), e = s + strlen(what);
+    for (size_t i = 0; i < ents.n; i++)
+        if (ents.v[i].start < e && s < ents.v[i].end)
+            return &ents.v[i];
+    return NULL;
+}
+
+/* what (in text) must be covered entirely by one entity of category cat. */
+static void expect_ctx(const char *text, const char *what, enum mf_deid_cat cat,
+                       const struct mf_deid_context *ctx)
+{
+    tag_ctx(text, ctx);
+    const struct mf_deid_entity *e = find(text, what);
+    if (e == NULL || e->cat != cat) {
+        fprintf(stderr, "expected %s for \"%s\" in \"%s\", got %s\n", mf_deid_cat_name(cat), what,
+                text, e ? mf_deid_cat_name(e->cat) : "nothing");
+        fail();
+    }
+    size_t s = (size_t)(strstr(text, what) - text);
+    if (!(e->start <= s && e->end >= s + strlen(what))) {
+        fprintf(stderr, "\"%s\" in \"%s\": entity [%zu,%zu) does not cover it\n", what, text,
+                e->start, e->end);
+        fail();
+    }
+}
+
+static void expect(const char *text, const char *what, enum mf_deid_cat cat)
+{
+    expect_ctx(text, what, cat, NULL);
+}
+
+/* what (in text) must not be touched by any entity. */
+static void reject(const char *text, const char *what)
+{
+    tag_ctx(text, NULL);
+    const struct mf_deid_entity *e = find(text, what);
+    if (e) {
+        fprintf(stderr, "\"%s\" in \"%s\" was tagged %s\n", what, text, mf_deid_cat_name(e->cat));
+        fail();
+    }
+}
+
+static void categories_round_trip(void **state)
+{
+    (void)state;
+    for (int c = 0; c < MF_DEID__NCAT; c++) {
+        enum mf_deid_cat back;
+        const char *n = mf_deid_cat_name((enum mf_deid_cat)c);
+        assert_int_equal(mf_deid_cat_parse(n, strlen(n), &back), 0);
+        assert_int_equal((int)back, c);
+    }
+    enum mf_deid_cat x;
+    assert_int_equal(mf_deid_cat_parse("name", 4, &x), MF_EINVAL);
+    assert_string_equal(mf_deid_cat_name(MF_DEID__NCAT), "UNKNOWN");
+}
+
+static void lexicon_lists(void **state)
+{
+    (void)state;
+    for (int l = 0; l < MF_DEID_LIST__COUNT; l++) {
+        size_t n = 0;
+        const char *s = mf_deid_lexicon_pick(lex, (enum mf_deid_list)l, 12345, &n);
+        assert_non_null(s);
+        assert_true(n >= 2);
+        assert_int_equal(strlen(s), n);
+        size_t n2 = 0;
+        const char *s2 = mf_deid_lexicon_pick(lex, (enum mf_deid_list)l, 12345, &n2);
+        assert_ptr_equal(s, s2); /* deterministic */
+    }
+    assert_int_equal(mf_deid_lexicon_given_sex(lex, "Mary", 4) & 1, 1);
+    assert_int_equal(mf_deid_lexicon_given_sex(lex, "JOHN", 4) & 2, 2);
+    assert_int_equal(mf_deid_lexicon_given_sex(lex, "metformin", 9), 0);
+    /* a missing folder is an error naming the file */
+    struct mf_deid_lexicon *l2 = NULL;
+    struct mf_err err = {0};
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/nolex", tmpdir);
+    assert_int_not_equal(mf_deid_lexicon_load(dir, &l2, &err), 0);
+    assert_null(l2);
+    assert_non_null(strstr(err.msg, "given-female.txt"));
+}
+
+static void dates(void **state)
+{
+    (void)state;
+    expect("Seen on 2016-05-02 in clinic.", "2016-05-02", MF_DEID_DATE);
+    expect("Seen on 05/02/2016 in clinic.", "05/02/2016", MF_DEID_DATE);
+    expect("Seen on 5/2/16 in clinic.", "5/2/16", MF_DEID_DATE);
+    expect("Admitted May 2, 2016 for pneumonia.", "May 2, 2016", MF_DEID_DATE);
+    expect("Admitted 2 May 2016 for pneumonia.", "2 May 2016", MF_DEID_DATE);
+    expect("Admitted 02-May-2016 for pneumonia.", "02-May-2016", MF_DEID_DATE);
+    expect("Diagnosed March 2014.", "March 2014", MF_DEID_DATE);
+    expect("Diagnosed 03/2014.", "03/2014", MF_DEID_DATE);
+    expect("Seen Tuesday, Jan. 5th, 2021 at noon.", "Tuesday, Jan. 5th, 2021", MF_DEID_DATE);
+    expect("Follow-up on the 3rd of June.", "3rd of June", MF_DEID_DATE);
+    expect("Visit (12/14/2021) unremarkable.", "12/14/2021", MF_DEID_DATE);
+    /* not dates */
+    reject("Symptoms may improve with rest.", "may");
+    reject("Symptoms May improve with rest.", "May");
+    reject("Blood pressure 120/80 mmHg.", "120/80");
+    reject("Diagnosed in 2014 with diabetes.", "2014");
+    reject("Signed at 10:30 by the nurse.", "10:30");
+    reject("Code ICD-10 E11.9 recorded.", "E11.9");
+    reject("HbA1c 7.2 % today.", "7.2");
+    reject("Take metformin 500 mg twice daily.", "500");
+}
+
+static void ages(void **state)
+{
+    (void)state;
+    expect("A 91-year-old woman presents.", "91", MF_DEID_AGE);
+    expect("A woman aged 93 presents.", "93", MF_DEID_AGE);
+    expect("A 92 yo male presents.", "92", MF_DEID_AGE);
+    expect("Age: 95  Sex: F", "95", MF_DEID_AGE);
+    expect("He is 102 years old.", "102", MF_DEID_AGE);
+    reject("A 67-year-old woman presents.", "67");
+    reject("A woman aged 89 presents.", "89");
+    reject("Heart rate 95 bpm.", "95");
+}
+
+static void contacts(void **state)
+{
+    (void)state;
+    expect("Call (617) 555-0123 for results.", "(617) 555-0123", MF_DEID_PHONE);
+    expect("Call 617-555-0123 for results.", "617-555-0123", MF_DEID_PHONE);
+    expect("Call 617.555.0123 for results.", "617.555.0123", MF_DEID_PHONE);
+    expect("Phone: +44 20 7123 4567", "+44 20 7123 4567", MF_DEID_PHONE);
+    expect("Records faxed to 617-555-0199.", "617-555-0199", MF_DEID_FAX);
+    expect("Fax: (617) 555-0100", "555-0100", MF_DEID_FAX);
+    expect("Email jane.doe@example.org please.", "jane.doe@example.org", MF_DEID_EMAIL);
+    expect("SSN: 123-45-6789", "123-45-6789", MF_DEID_SSN);
+    expect("Portal https://portal.example.org/chart/123; ok",
+           "https://portal.example.org/chart/123", MF_DEID_URL);
+    expect("See www.example.com for details.", "www.example.com", MF_DEID_URL);
+    expect("Visit ClickPhobia.com.br today.", "ClickPhobia.com.br", MF_DEID_URL);
+    expect("Login from 192.168.10.4 yesterday.", "192.168.10.4", MF_DEID_IP);
+    expect("Login from 2001:db8::ff00:42:8329 yesterday.", "2001:db8::ff00:42:8329", MF_DEID_IP);
+    reject("Signed at 11:34:35 by the nurse.", "11:34:35");
+    reject("Potassium 4.2 mmol/L, sodium 140.", "4.2");
+    reject("Version 1.2.3 of the form.", "1.2.3");
+}
+
+static void identifiers(void **state)
+{
+    (void)state;
+    expect("Patient: Jane Roe   MRN: 36999097", "36999097", MF_DEID_MRN);
+    expect("Medical record number: 4521-889", "4521-889", MF_DEID_MRN);
+    expect("Insurance member ID: AB123456789", "AB123456789", MF_DEID_ID);
+    expect("Home monitor (serial SN12345678) uploads.", "SN12345678", MF_DEID_ID);
+    expect("Card 4007070753690781 was lost.", "4007070753690781", MF_DEID_ID);
+    expect("IBAN GB29 NWBK 6016 1331 9268 19 on file.", "GB29 NWBK 6016 1331 9268 19", MF_DEID_ID);
+    expect("DEA number AB1234563 on the script.", "AB1234563", MF_DEID_ID);
+    reject("Platelets 2500000 per uL.", "2500000"); /* seven digits, no cue */
+    reject("LOINC 4548-4 measured.", "4548-4");
+    reject("Dose 2.5 mg, then 10 mg.", "2.5");
+}
+
+static void places(void **state)
+{
+    (void)state;
+    const char *a = "Lives at 1234 Maple Street Apt. 5, Northville, MA 02115 with her son.";
+    expect(a, "1234 Maple Street", MF_DEID_ADDRESS);
+    expect(a, "Apt. 5", MF_DEID_ADDRESS);
+    expect(a, "Northville", MF_DEID_CITY);
+    expect(a, "02115", MF_DEID_ZIP);
+    reject(a, "MA"); /* a state is not PHI */
+    expect("Mail to PO Box 1234, Springfield.", "PO Box 1234", MF_DEID_ADDRESS);
+    expect("ZIP 02115-1234 on file.", "02115-1234", MF_DEID_ZIP);
+    expect("He lives at 86036 Rua do Arenque 1634, Goiania.", "Rua do Arenque 1634",
+           MF_DEID_ADDRESS);
+    expect("We moved here from Kenosha last year.", "Kenosha", MF_DEID_CITY);
+    expect("Lives in Lake Troy, NV.", "Lake Troy", MF_DEID_CITY);
+    expect("Seen at Northville General Hospital today.", "Northville General Hospital",
+           MF_DEID_HOSPITAL);
+    expect("Referred to Bruceton Medical Center.", "Bruceton Medical Center", MF_DEID_HOSPITAL);
+    expect("Seen at the Mayo Clinic.", "Mayo Clinic", MF_DEID_HOSPITAL);
+    reject("Follow up in clinic in 2 weeks.", "clinic");
+    reject("Seen at the General Hospital.", "General Hospital");
+    reject("Take 2 tablets daily.", "2 tablets");
+}
+
+static void names(void **state)
+{
+    (void)state;
+    expect("Seen by Dr. Ruth Jones today.", "Ruth Jones", MF_DEID_NAME);
+    expect("Mr. Okonkwo is doing well.", "Okonkwo", MF_DEID_NAME);
+    expect("Patient: Jane Smith   MRN: 1", "Jane Smith", MF_DEID_NAME);
+    expect("Her daughter, Maria Lopez, accompanies her.", "Maria Lopez", MF_DEID_NAME);
+    expect("SMITH, JANE  (MRN 12345678)", "SMITH, JANE", MF_DEID_NAME);
+    expect("Smith, Jane  (MRN 12345678)", "Smith, Jane", MF_DEID_NAME);
+    expect("Signed: Dr. J. Smith, MD", "J. Smith", MF_DEID_NAME);
+    expect("Krisztián Szöllösy listed his top songs.", "Krisztián Szöllösy", MF_DEID_NAME);
+    expect("my name is Rubija", "Rubija", MF_DEID_NAME);
+    expect("follow up with patricia desrosiers next month", "patricia desrosiers", MF_DEID_NAME);
+    /* eponyms, drugs and words are not names */
+    reject("History of Parkinson disease.", "Parkinson");
+    reject("Known Crohn's disease, stable.", "Crohn");
+    reject("Child with Down syndrome.", "Down");
+    reject("Treated for Hodgkin lymphoma.", "Hodgkin");
+    reject("Alzheimer dementia, moderate.", "Alzheimer");
+    reject("Start Metformin 500 mg daily.", "Metformin");
+    reject("Creatinine [Mass/volume] in Serum: 1.1", "Creatinine");
+    reject("Hypertension: continue lisinopril.", "Hypertension");
+    reject("I'm glad the pain improved.", "I'm");
+    reject("HISTORY OF PRESENT ILLNESS", "HISTORY");
+}
+
+static void record_aware(void **state)
+{
+    (void)state;
+    struct mf_deid_context *c = mf_deid_context_new();
+    assert_non_null(c);
+    assert_int_equal(mf_deid_context_add(c, MF_DEID_NAME, "Zyxwa Qwertz", 12), 0);
+    assert_int_equal(mf_deid_context_add(c, MF_DEID_MRN, "AB-1234-77", 10), 0);
+    assert_int_equal(mf_deid_context_add(c, MF_DEID_PHONE, "617-555-0123", 12), 0);
+    assert_int_equal(mf_deid_context_add(c, MF_DEID_DATE, "1950-03-07", 10), 0);
+    assert_int_equal(mf_deid_context_add(c, MF_DEID_NAME, "x", 1), 0); /* too short: ignored */
+    assert_true(mf_deid_context_size(c) >= 4);
+    expect_ctx("pt zyxwa qwertz seen", "zyxwa qwertz", MF_DEID_NAME, c);
+    expect_ctx("QWERTZ, ZYXWA seen", "QWERTZ, ZYXWA", MF_DEID_NAME, c);
+    expect_ctx("seen: Z. Qwertz today", "Qwertz", MF_DEID_NAME, c);
+    expect_ctx("chart ab 1234 77 reviewed", "ab 1234 77", MF_DEID_MRN, c);
+    expect_ctx("reach at 617 555 0123 now", "617 555 0123", MF_DEID_PHONE, c);
+    expect_ctx("born 3.7.1950 in town", "3.7.1950", MF_DEID_DATE, c);
+    expect_ctx("born 07031950 in town", "07031950", MF_DEID_DATE, c);
+    /* without the context the lower-case unknown words are not names */
+    reject("pt zyxwa qwertz seen", "zyxwa");
+    mf_deid_context_clear(c);
+    assert_int_equal((int)mf_deid_context_size(c), 0);
+    /* from FHIR */
+    const char *pj = "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"Vbnmoo\",\"given\":"
+                     "[\"Plokij\"]}],\"identifier\":[{\"type\":{\"coding\":[{\"code\":\"MR\"}]},"
+                     "\"value\":\"77-1234\"}],\"telecom\":[{\"system\":\"phone\",\"value\":"
+                     "\"555-867-5309\"}],\"address\":[{\"line\":[\"12 Qqq Lane\"],\"city\":"
+                     "\"Wxyzton\",\"postalCode\":\"02115\"}],\"birthDate\":\"1961-11-30\"}";
+    cJSON *p = mf_json_parse(pj, strlen(pj), NULL);
+    assert_non_null(p);
+    assert_int_equal(mf_deid_context_add_fhir(c, p), 0);
+    mf_json_release(p);
+    expect_ctx("plokij vbnmoo came in", "plokij vbnmoo", MF_DEID_NAME, c);
+    expect_ctx("mrn 771234 ok", "771234", MF_DEID_MRN, c);
+    expect_ctx("visited wxyzton last week", "wxyzton", MF_DEID_CITY, c);
+    expect_ctx("born 11/30/61", "11/30/61", MF_DEID_DATE, c);
+    mf_deid_context_free(c);
+}
+
+static void hostile_input(void **state)
+{
+    (void)state;
+    /* invalid UTF-8, NULs, lone continuation bytes: entities never split a sequence */
+    const char t[] = "Dr. \xc3\xa9\xff\xfe Smith \x80\x80 on 2016-05-02 \xe2\x80 x\0y 617-555-0123";
+    size_t n = sizeof t - 1;
+    struct mf_err err = {0};
+    assert_int_equal(mf_deid_tag(tg, NULL, t, n, &ents, &err), 0);
+    int date = 0;
+    for (size_t i = 0; i < ents.n; i++) {
+        assert_true(ents.v[i].end <= n);
+        assert_true(ents.v[i].start == 0 || ((unsigned char)t[ents.v[i].start] & 0xC0) != 0x80);
+        assert_true(ents.v[i].end == n || ((unsigned char)t[ents.v[i].end] & 0xC0) != 0x80);
+        date |= ents.v[i].cat == MF_DEID_DATE;
+    }
+    assert_true(date);
+    /* a fresh tagger on text without PHI, then on empty text */
+    struct mf_deid_tagger *t2 = mf_deid_tagger_new(lex);
+    struct mf_deid_entities none = {0};
+    assert_int_equal(mf_deid_tag(t2, NULL, "nothing here", 12, &none, &err), 0);
+    assert_int_equal((int)none.n, 0);
+    assert_int_equal(mf_deid_tag(t2, NULL, NULL, 0, &none, &err), 0);
+    assert_int_equal((int)none.n, 0);
+    mf_deid_entities_free(&none);
+    mf_deid_tagger_free(t2);
+    /* empty text */
+    assert_int_equal(mf_deid_tag(tg, NULL, "", 0, &ents, &err), 0);
+    assert_int_equal((int)ents.n, 0);
+    /* over 64 MiB: refused without reading it */
+    assert_int_equal(mf_deid_tag(tg, NULL, t, ((size_t)64 << 20) + 1, &ents, &err), MF_ETOOBIG);
+    /* a long text of repeated content: linear, offsets exact across segments */
+    const char *line = "Seen by Dr. Ruth Jones on 2016-05-02.\n";
+    size_t ln = strlen(line), reps = 5000;
+    char *big = malloc(ln * reps + 1);
+    assert_non_null(big);
+    for (size_t i = 0; i < reps; i++)
+        memcpy(big + i * ln, line, ln);
+    big[ln * reps] = '\0';
+    assert_int_equal(mf_deid_tag(tg, NULL, big, ln * reps, &ents, &err), 0);
+    assert_int_equal((int)ents.n, (int)(2 * reps));
+    for (size_t i = 0; i < ents.n; i++) {
+        size_t base = (i / 2) * ln;
+        if (i % 2 == 0) {
+            assert_int_equal(ents.v[i].start, base + 12);
+            assert_int_equal(ents.v[i].end, base + 22);
+        } else {
+            assert_int_equal(ents.v[i].start, base + 26);
+            assert_int_equal(ents.v[i].end, base + 36);
+        }
+    }
+    free(big);
+}
+
+static void offsets_are_bytes(void **state)
+{
+    (void)state;
+    const char *t = "Ápolás: Dr. Ödön Kovács, 2016-05-02.";
+    tag_ctx(t, NULL);
+    const struct mf_deid_entity *e = find(t, "2016-05-02");
+    assert_non_null(e);
+    assert_int_equal(e->start, (size_t)(strstr(t, "2016") - t));
+    assert_int_equal(e->end - e->start, 10);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(categories_round_trip),
+        cmocka_unit_test(lexicon_lists),
+        cmocka_unit_test(dates),
+        cmocka_unit_test(ages),
+        cmocka_unit_test(contacts),
+        cmocka_unit_test(identifiers),
+        cmocka_unit_test(places),
+        cmocka_unit_test(names),
+        cmocka_unit_test(record_aware),
+        cmocka_unit_test(hostile_input),
+        cmocka_unit_test(offsets_are_bytes),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

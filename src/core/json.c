@@ -1,5 +1,6 @@
 /* json.c - cJSON parsing into a per-thread arena (see json.h). */
 #include "core/json.h"
+#include "core/err.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -153,43 +154,63 @@ const cJSON *mf_json_arr(const cJSON *obj, const char *key)
     return cJSON_IsArray(v) ? v : NULL;
 }
 
-int mf_json_print(const cJSON *item, struct mf_buf *out)
+/* Append one byte, growing only when full (the printer's hot path). */
+static inline int put1(struct mf_buf *b, char c)
+{
+    if (b->len + 1 >= b->cap && mf_buf_grow(b, 1) != 0)
+        return MF_ENOMEM;
+    b->data[b->len++] = c;
+    return 0;
+}
+
+static int print_item(const cJSON *item, struct mf_buf *out)
 {
     int rc = 0;
     switch (item->type & 0xff) {
     case cJSON_False:
-        return mf_buf_puts(out, "false");
+        return mf_buf_append(out, "false", 5);
     case cJSON_True:
-        return mf_buf_puts(out, "true");
+        return mf_buf_append(out, "true", 4);
     case cJSON_NULL:
-        return mf_buf_puts(out, "null");
+        return mf_buf_append(out, "null", 4);
     case cJSON_Number:
         return mf_buf_put_double(out, item->valuedouble);
     case cJSON_String:
-        return item->valuestring
-                   ? mf_buf_json_string(out, item->valuestring, strlen(item->valuestring))
-                   : mf_buf_puts(out, "\"\"");
+        if (item->valuestring == NULL)
+            return mf_buf_append(out, "\"\"", 2);
+        if ((rc = put1(out, '"')) != 0 ||
+            (rc = mf_buf_json_escape(out, item->valuestring, strlen(item->valuestring))) != 0)
+            return rc;
+        return put1(out, '"');
     case cJSON_Raw:
         return mf_buf_puts(out, item->valuestring ? item->valuestring : "null");
     case cJSON_Array:
     case cJSON_Object: {
         int obj = (item->type & 0xff) == cJSON_Object;
-        rc = mf_buf_putc(out, obj ? '{' : '[');
+        rc = put1(out, obj ? '{' : '[');
         for (const cJSON *c = item->child; c && rc == 0; c = c->next) {
             if (c != item->child)
-                rc = mf_buf_putc(out, ',');
+                rc = put1(out, ',');
             if (rc == 0 && obj) {
                 const char *k = c->string ? c->string : "";
-                rc = mf_buf_json_string(out, k, strlen(k));
-                if (rc == 0)
-                    rc = mf_buf_putc(out, ':');
+                if ((rc = put1(out, '"')) == 0 &&
+                    (rc = mf_buf_json_escape(out, k, strlen(k))) == 0 && (rc = put1(out, '"')) == 0)
+                    rc = put1(out, ':');
             }
             if (rc == 0)
-                rc = mf_json_print(c, out);
+                rc = print_item(c, out);
         }
-        return rc ? rc : mf_buf_putc(out, obj ? '}' : ']');
+        return rc ? rc : put1(out, obj ? '}' : ']');
     }
     default:
-        return mf_buf_puts(out, "null");
+        return mf_buf_append(out, "null", 4);
     }
+}
+
+int mf_json_print(const cJSON *item, struct mf_buf *out)
+{
+    int rc = print_item(item, out);
+    if (rc == 0 && (rc = mf_buf_grow(out, 0)) == 0)
+        out->data[out->len] = '\0'; /* as every mf_buf append leaves it */
+    return rc;
 }

@@ -31,6 +31,7 @@
 #define BLOCK_BYTES   ((size_t)4 << 20)   /* NDJSON lines per task */
 #define DOC_MAX_BYTES ((size_t)1 << 30)   /* largest Bundle file */
 #define LINE_MAX_LEN  ((size_t)256 << 20) /* longest NDJSON line */
+#define OUT_BUF_BYTES ((size_t)1 << 20)   /* stdio buffer of each output file */
 
 /* --- session ------------------------------------------------------------------------------- */
 
@@ -314,6 +315,7 @@ struct mf_deid_worker {
     struct mf_deid_entities ents;
     struct mf_buf subject; /* the patient whose identifiers ctx holds */
     int have_ctx;
+    int64_t shift;   /* the date shift of the patient in subject */
     int capped;      /* the last resource was a Patient whose age was capped */
     uint64_t serial; /* the session's */
     /* a Bundle's fullUrl -> "Type/id" map and its own Patients, reused across Bundles */
@@ -371,6 +373,7 @@ static int worker_context(struct mf_deid_worker *w, const char *subject, size_t 
     mf_deid_context_clear(w->ctx);
     mf_buf_reset(&w->subject);
     w->have_ctx = 0;
+    w->shift = mf_deid_shift(&w->s->key, subject, n);
     if (mf_buf_append(&w->subject, subject, n) != 0)
         return MF_ENOMEM;
     int rc = 0;
@@ -413,7 +416,7 @@ int mf_deid_worker_resource(struct mf_deid_worker *w, cJSON *r, const char *subj
     w->subj.key = &s->key;
     w->subj.id = subject;
     w->subj.id_len = subject_len;
-    w->subj.shift = mf_deid_shift(&s->key, subject, subject_len);
+    w->subj.shift = w->shift; /* computed when the context changed to this patient */
     struct mf_deid_apply a = {&s->key, w->subj.shift, worker_text, w, s->text_only};
     return mf_deid_rules_apply(s->rules, &a, r, err);
 }
@@ -677,6 +680,10 @@ static int do_bundle(struct run *run, struct task *t, struct mf_deid_worker *w, 
 static void do_task(struct run *run, struct task *t, struct mf_deid_worker *w)
 {
     if (t->doc) {
+        const char *path = run->files.items[t->file];
+        if ((t->rc = mf_fs_read_file(path, DOC_MAX_BYTES, &t->in, &t->err)) != 0)
+            return;
+        mf_progress_add(&run->prog, (int64_t)t->in.len);
         size_t off = 0;
         const char *d = t->in.data;
         size_t n = t->in.len;
@@ -768,6 +775,7 @@ struct outputs {
     const char *dir;
     struct mf_strmap types; /* type -> index */
     FILE **f;
+    char **fbuf; /* each file's stdio buffer (glibc ignores a size given without one) */
     int64_t *count;
     size_t n, cap;
     int64_t bytes;
@@ -789,10 +797,13 @@ static int outputs_write(struct outputs *o, const struct mf_buf *b, struct mf_er
                 FILE **f = realloc(o->f, cap * sizeof *f);
                 if (f)
                     o->f = f;
+                char **fb = realloc(o->fbuf, cap * sizeof *fb);
+                if (fb)
+                    o->fbuf = fb;
                 int64_t *c = realloc(o->count, cap * sizeof *c);
                 if (c)
                     o->count = c;
-                if (f == NULL || c == NULL)
+                if (f == NULL || c == NULL || fb == NULL)
                     return mf_err_set(err, MF_ENOMEM, "out of memory");
                 o->cap = cap;
             }
@@ -803,7 +814,10 @@ static int outputs_write(struct outputs *o, const struct mf_buf *b, struct mf_er
             o->count[o->n] = 0;
             if (o->f[o->n] == NULL)
                 return mf_err_set(err, MF_EIO, "cannot create '%s'", path);
-            setvbuf(o->f[o->n], NULL, _IOFBF, (size_t)1 << 20); /* fewer, larger writes */
+            /* fewer, larger writes */
+            o->fbuf[o->n] = malloc(OUT_BUF_BYTES);
+            if (o->fbuf[o->n])
+                setvbuf(o->f[o->n], o->fbuf[o->n], _IOFBF, OUT_BUF_BYTES);
             o->n++;
         }
         FILE *f = o->f[s->value];
@@ -828,6 +842,8 @@ static int outputs_close(struct outputs *o, struct mf_err *err)
         if (fclose(o->f[i]) != 0 && rc == 0)
             rc = mf_err_set(err, MF_EIO, "cannot write into '%s'", o->dir);
         o->f[i] = NULL;
+        free(o->fbuf[i]);
+        o->fbuf[i] = NULL;
     }
     return rc;
 }
@@ -1027,10 +1043,7 @@ static int produce(struct run *run, struct outputs *out, struct mf_buf *issues,
             t->file = f;
             t->doc = 1;
             t->first_line = 0;
-            mf_buf_reset(&t->in);
-            if ((rc = mf_fs_read_file(path, DOC_MAX_BYTES, &t->in, err)) != 0)
-                break;
-            mf_progress_add(&run->prog, (int64_t)t->in.len);
+            mf_buf_reset(&t->in); /* the worker reads the file: reading runs in parallel too */
             submit(run, t);
             continue;
         }
@@ -1115,7 +1128,8 @@ int mf_deid_fhir_run(const struct mf_deid_fhir_opts *o, struct mf_deid_fhir_resu
         threads = 1;
     if (threads > 256)
         threads = 256;
-    run.nslots = (size_t)threads * 2 + 2;
+    run.nslots =
+        (size_t)threads * 4 + 4; /* room for a large file to finish while later ones wait */
     run.slots = calloc(run.nslots, sizeof *run.slots);
     pthread_t *tids = calloc((size_t)threads, sizeof *tids);
     if (rc == 0 && (run.slots == NULL || tids == NULL))
@@ -1182,6 +1196,7 @@ int mf_deid_fhir_run(const struct mf_deid_fhir_opts *o, struct mf_deid_fhir_resu
     free(run.slots);
     free(tids);
     free(out.f);
+    free(out.fbuf);
     free(out.count);
     mf_strmap_free(&out.types);
     mf_buf_release(&issues);

@@ -31,6 +31,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -617,11 +618,16 @@ struct mf_deid_rules {
     uint16_t *type_rules;
 };
 
-static int rerr(struct mf_err *err, const char *origin, size_t i, const char *fmt, const char *a,
-                const char *b)
+static int rerr(struct mf_err *err, const char *origin, size_t i, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int rerr(struct mf_err *err, const char *origin, size_t i, const char *fmt, ...)
 {
     char msg[384];
-    snprintf(msg, sizeof msg, fmt, a ? a : "", b ? b : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     return mf_err_set(err, MF_EPARSE, "%s: rule %zu: %s", origin, i + 1, msg);
 }
 
@@ -642,10 +648,9 @@ static int parse_path(struct mf_deid_rules *r, struct rule *ru, const char *path
     uint16_t t = n ? type_by_name(p, n) : 0;
     if (t == 0 || G.types[t].kind == K_BACKBONE)
         return rerr(err, origin, i,
-                    "path '%s' must start with a resource type, 'Resource' or a data type", path,
-                    NULL);
+                    "path '%s' must start with a resource type, 'Resource' or a data type", path);
     if (G.types[t].kind == K_PRIMITIVE && dot)
-        return rerr(err, origin, i, "path '%s': a primitive type has no elements", path, NULL);
+        return rerr(err, origin, i, "path '%s': a primitive type has no elements", path);
     ru->root = t;
     ru->has_path = 1;
     uint16_t cur = t; /* the type reached so far; 0 once unknown */
@@ -662,9 +667,9 @@ static int parse_path(struct mf_deid_rules *r, struct rule *ru, const char *path
                 break;
         }
         if (!ok)
-            return rerr(err, origin, i, "path '%s' has a bad element name", path, NULL);
+            return rerr(err, origin, i, "path '%s' has a bad element name", path);
         if (ru->n == MAX_PATH_NAMES)
-            return rerr(err, origin, i, "path '%s' is too long", path, NULL);
+            return rerr(err, origin, i, "path '%s' is too long", path);
         uint32_t id = names_find(&G.names, p, n, hash_bytes(p, n));
         uint16_t next = 0;
         if (cur) {
@@ -683,16 +688,16 @@ static int parse_path(struct mf_deid_rules *r, struct rule *ru, const char *path
                     char tn[96];
                     snprintf(tn, sizeof tn, "%s", G.types[cur].name);
                     char msg[256];
-                    snprintf(msg, sizeof msg, "path '%%s': '%.*s' is not an element of %s",
+                    snprintf(msg, sizeof msg, "path '%s': '%.*s' is not an element of %s", path,
                              (int)(n > 64 ? 64 : n), p, tn);
-                    return rerr(err, origin, i, msg, path, NULL);
+                    return rerr(err, origin, i, "%s", msg);
                 }
                 next = st;
             }
             if (next && is_resource_type(next) && next == G.t_resource)
                 next = 0; /* contained: any resource */
             if (next && G.types[next].kind == K_PRIMITIVE && dot)
-                return rerr(err, origin, i, "path '%s' goes below a primitive element", path, NULL);
+                return rerr(err, origin, i, "path '%s' goes below a primitive element", path);
         }
         if (id == 0) {
             id = names_add(&r->extra, p, n);
@@ -717,14 +722,14 @@ static int parse_rule(struct mf_deid_rules *r, struct rule *ru, const cJSON *o, 
                       size_t i, struct mf_err *err)
 {
     if (!cJSON_IsObject(o))
-        return rerr(err, origin, i, "not an object", NULL, NULL);
+        return rerr(err, origin, i, "not an object");
     memset(ru, 0, sizeof *ru);
     ru->round_to = -1;
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "method");
     if (m == NULL)
-        return rerr(err, origin, i, "no method", NULL, NULL);
+        return rerr(err, origin, i, "no method");
     if (!cJSON_IsString(m))
-        return rerr(err, origin, i, "method must be a string", NULL, NULL);
+        return rerr(err, origin, i, "method must be a string");
     size_t mi = 0;
     while (mi < sizeof method_names / sizeof *method_names &&
            strcmp(m->valuestring, method_names[mi]) != 0)
@@ -732,7 +737,7 @@ static int parse_rule(struct mf_deid_rules *r, struct rule *ru, const cJSON *o, 
     if (mi == sizeof method_names / sizeof *method_names) {
         char shown[40];
         snprintf(shown, sizeof shown, "%.32s", m->valuestring);
-        return rerr(err, origin, i, "unknown method '%s'", shown, NULL);
+        return rerr(err, origin, i, "unknown method '%s'", shown);
     }
     ru->method = (uint8_t)mi;
     ru->all = mi == M_KEEP || mi == M_REDACT || mi == M_SUBSTITUTE;
@@ -760,10 +765,10 @@ static int parse_rule(struct mf_deid_rules *r, struct rule *ru, const cJSON *o, 
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
     const cJSON *url = cJSON_GetObjectItemCaseSensitive(o, "url");
     if (!path && !type && !url)
-        return rerr(err, origin, i, "no selector (path, type or url)", NULL, NULL);
+        return rerr(err, origin, i, "no selector (path, type or url)");
     if ((path && !cJSON_IsString(path)) || (type && !cJSON_IsString(type)) ||
         (url && !cJSON_IsString(url)))
-        return rerr(err, origin, i, "path, type and url must be strings", NULL, NULL);
+        return rerr(err, origin, i, "path, type and url must be strings");
     if (type) {
         ru->type = type_by_name(type->valuestring, strlen(type->valuestring));
         if (ru->type == 0 || G.types[ru->type].kind == K_BACKBONE ||
@@ -771,7 +776,7 @@ static int parse_rule(struct mf_deid_rules *r, struct rule *ru, const cJSON *o, 
              G.types[ru->type].kind == K_PRIMITIVE)) {
             char shown[72];
             snprintf(shown, sizeof shown, "%.64s", type->valuestring);
-            return rerr(err, origin, i, "unknown type '%s'", shown, NULL);
+            return rerr(err, origin, i, "unknown type '%s'", shown);
         }
     }
     if (path) {
@@ -780,17 +785,17 @@ static int parse_rule(struct mf_deid_rules *r, struct rule *ru, const cJSON *o, 
             return rc;
         if (ru->n == 0) { /* "Patient": the resource itself, a type selector */
             if (ru->type && ru->type != ru->root)
-                return rerr(err, origin, i, "path and type select different types", NULL, NULL);
+                return rerr(err, origin, i, "path and type select different types");
             ru->type = ru->root;
             ru->has_path = 0;
         }
     }
     if (url) {
         if (url->valuestring[0] == '\0')
-            return rerr(err, origin, i, "url is empty", NULL, NULL);
+            return rerr(err, origin, i, "url is empty");
         if (ru->type && ru->type != G.t_extension)
-            return rerr(err, origin, i, "a url selector selects extensions; type must be Extension",
-                        NULL, NULL);
+            return rerr(err, origin, i,
+                        "a url selector selects extensions; type must be Extension");
         if (!ru->has_path)
             ru->type = G.t_extension;
         ru->url = strdup(url->valuestring);
@@ -801,14 +806,14 @@ static int parse_rule(struct mf_deid_rules *r, struct rule *ru, const cJSON *o, 
     case M_REDACT: {
         const cJSON *ky = cJSON_GetObjectItemCaseSensitive(o, "keep_year");
         if (ky && !cJSON_IsBool(ky))
-            return rerr(err, origin, i, "keep_year must be true or false", NULL, NULL);
+            return rerr(err, origin, i, "keep_year must be true or false");
         ru->keep_year = cJSON_IsTrue(ky);
         break;
     }
     case M_SUBSTITUTE: {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "value");
         if (v == NULL)
-            return rerr(err, origin, i, "substitute needs a 'value'", NULL, NULL);
+            return rerr(err, origin, i, "substitute needs a 'value'");
         char *text = cJSON_PrintUnformatted(v);
         if (text == NULL)
             return mf_err_set(err, MF_ENOMEM, "out of memory");
@@ -828,14 +833,14 @@ static int parse_rule(struct mf_deid_rules *r, struct rule *ru, const cJSON *o, 
     case M_GENERALIZE: {
         const cJSON *to = cJSON_GetObjectItemCaseSensitive(o, "to");
         if (to == NULL)
-            return rerr(err, origin, i, "generalize needs 'to' (year, month or zip3)", NULL, NULL);
+            return rerr(err, origin, i, "generalize needs 'to' (year, month or zip3)");
         const char *s = cJSON_IsString(to) ? to->valuestring : "";
         ru->to = strcmp(s, "year") == 0    ? G_YEAR
                  : strcmp(s, "month") == 0 ? G_MONTH
                  : strcmp(s, "zip3") == 0  ? G_ZIP3
                                            : 0;
         if (ru->to == 0)
-            return rerr(err, origin, i, "'to' must be year, month or zip3", NULL, NULL);
+            return rerr(err, origin, i, "'to' must be year, month or zip3");
         if (ru->to == G_ZIP3) {
             int rc = mf_deid_zip3_init(NULL, err);
             if (rc)
@@ -848,26 +853,25 @@ static int parse_rule(struct mf_deid_rules *r, struct rule *ru, const cJSON *o, 
         const cJSON *rt = cJSON_GetObjectItemCaseSensitive(o, "range_type");
         const cJSON *rd = cJSON_GetObjectItemCaseSensitive(o, "round_to");
         if (span == NULL)
-            return rerr(err, origin, i, "perturb needs a 'span'", NULL, NULL);
+            return rerr(err, origin, i, "perturb needs a 'span'");
         if (!cJSON_IsNumber(span) || !(span->valuedouble >= 0) || !isfinite(span->valuedouble))
-            return rerr(err, origin, i, "span must be a number >= 0", NULL, NULL);
+            return rerr(err, origin, i, "span must be a number >= 0");
         ru->span = span->valuedouble;
         if (rt) {
             const char *s = cJSON_IsString(rt) ? rt->valuestring : "";
             if (strcmp(s, "proportional") == 0)
                 ru->proportional = 1;
             else if (strcmp(s, "fixed") != 0)
-                return rerr(err, origin, i, "range_type must be fixed or proportional", NULL, NULL);
+                return rerr(err, origin, i, "range_type must be fixed or proportional");
         }
         if (rd) {
             if (!cJSON_IsNumber(rd) || rd->valuedouble < 0 || rd->valuedouble > 12 ||
                 rd->valuedouble != floor(rd->valuedouble))
-                return rerr(err, origin, i, "round_to must be a whole number from 0 to 12", NULL,
-                            NULL);
+                return rerr(err, origin, i, "round_to must be a whole number from 0 to 12");
             ru->round_to = (int8_t)rd->valuedouble;
         }
         if (ru->proportional && ru->span > 1)
-            return rerr(err, origin, i, "a proportional span is at most 1", NULL, NULL);
+            return rerr(err, origin, i, "a proportional span is at most 1");
         break;
     }
     default:

@@ -149,6 +149,8 @@ int mf_deid_session_add_patient(struct mf_deid_session *s, const cJSON *patient)
     uint32_t len = 0;
     if (mf_buf_append(&s->blob, &len, sizeof len) != 0 || identity_json(patient, &s->blob) != 0)
         return MF_ENOMEM;
+    if (s->blob.data == NULL)
+        return MF_ENOMEM;
     len = (uint32_t)(s->blob.len - off - sizeof len);
     memcpy(s->blob.data + off, &len, sizeof len);
     int added;
@@ -794,10 +796,10 @@ static int outputs_write(struct outputs *o, const struct mf_buf *b, struct mf_er
         if (added) {
             if (o->n == o->cap) {
                 size_t cap = o->cap ? 2 * o->cap : 16;
-                FILE **f = realloc(o->f, cap * sizeof *f);
+                FILE **f = realloc(o->f, cap * sizeof(FILE *));
                 if (f)
                     o->f = f;
-                char **fb = realloc(o->fbuf, cap * sizeof *fb);
+                char **fb = realloc(o->fbuf, cap * sizeof(char *));
                 if (fb)
                     o->fbuf = fb;
                 int64_t *c = realloc(o->count, cap * sizeof *c);
@@ -1143,7 +1145,7 @@ int mf_deid_fhir_run(const struct mf_deid_fhir_opts *o, struct mf_deid_fhir_resu
     pthread_cond_init(&run.cv_work, NULL);
     pthread_cond_init(&run.cv_done, NULL);
     int started = 0;
-    if (rc == 0) {
+    if (rc == 0 && tids) {
         mf_progress_start(&run.prog, "de-identifying", "B", res->bytes_in);
         for (; started < threads; started++)
             if (pthread_create(&tids[started], NULL, worker_main, &run) != 0)

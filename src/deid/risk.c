@@ -307,7 +307,7 @@ static int cmp_rec(const void *x, const void *y)
 static int finish(struct state *st, struct mf_risk_result *r, struct mf_err *err)
 {
     const struct mf_risk_opts *o = st->o;
-    struct cls **order = malloc((st->n_cls ? st->n_cls : 1) * sizeof *order);
+    struct cls **order = malloc((st->n_cls ? st->n_cls : 1) * sizeof(struct cls *));
     struct pat *recs = NULL;
     size_t n_recs = 0;
     int rc = MF_ENOMEM;
@@ -316,7 +316,7 @@ static int finish(struct state *st, struct mf_risk_result *r, struct mf_err *err
     for (size_t i = 0; i < st->n_cls; i++)
         order[i] = &st->cls[i];
     sort_keys = st->classes.keys.data;
-    qsort(order, st->n_cls, sizeof *order, cmp_cls);
+    qsort(order, st->n_cls, sizeof(struct cls *), cmp_cls);
     for (size_t i = 0; i < st->n_cls; i++)
         order[i]->rank = i;
 

@@ -1454,7 +1454,6 @@ static uint16_t child_type(uint16_t pt, const struct level *L, const cJSON *v, u
                 return t;
         } else if (cJSON_IsObject(v))
             return t;
-        t = 0;
     }
     /* fallback: the JSON shape */
     if (cJSON_IsObject(v)) {
@@ -1506,7 +1505,7 @@ static int rule_matches(const struct walk *w, const struct rule *ru, const cJSON
     if (ru->url) {
         const cJSON *u =
             cJSON_IsObject(node) ? cJSON_GetObjectItemCaseSensitive(node, "url") : NULL;
-        if (!cJSON_IsString(u) || strcmp(u->valuestring, ru->url) != 0)
+        if (u == NULL || !cJSON_IsString(u) || strcmp(u->valuestring, ru->url) != 0)
             return 0;
     }
     return 1;

@@ -31,7 +31,8 @@ expect_exit 2 "$MEDFM" ingest --format ndjson --key-file "$T/k1" --no-deid --out
 diff -r "$T/d1" "$T/d1b" >/dev/null || fail "same key, different bytes"
 ! cmp -s "$T/d1/shard-00000/subjects.bin" "$T/d2/shard-00000/subjects.bin" ||
   fail "another key gave the same pseudonyms"
-"$MEDFM" inspect "$T/d1" | grep -q "de-identified    yes" || fail "manifest does not say de-identified"
+"$MEDFM" inspect "$T/d1" >"$T/summary"
+grep -q "de-identified    yes" "$T/summary" || fail "manifest does not say de-identified"
 
 # no source patient id, and no PHI value from the notes, anywhere in the store
 cut -d'"' -f8 "$T/cohort/Patient.ndjson" | head -60 >"$T/ids"

@@ -14,7 +14,8 @@ expect_exit 2 "$MEDFM" deid fhir --out "$T/x"
 # --- Synthea Bundles (30 patients) ---------------------------------------------------------
 unpack_synthea
 mkdir -p "$T/in"
-ls "$T"/synthea/*.json | sort | head -30 | xargs -I{} mv {} "$T/in/"
+bundles=("$T"/synthea/*.json) # sorted by the glob; no pipe that head could cut short
+mv "${bundles[@]:0:30}" "$T/in/"
 F="--quiet --reference-date 2026-01-01"
 "$MEDFM" deid fhir $F --key-file "$T/k1" --out "$T/o1" "$T/in"
 "$MEDFM" deid fhir $F --key-file "$T/k1" --threads 1 --out "$T/o1b" "$T/in"

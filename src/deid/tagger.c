@@ -453,6 +453,7 @@ struct mf_deid_tagger {
     const char *x; /* the text */
     const struct mf_deid_context *ctx;
     int rc;
+    int speakers; /* sure "Name:" speaker labels in the segment */
 };
 
 struct mf_deid_tagger *mf_deid_tagger_new(const struct mf_deid_lexicon *lex)
@@ -943,6 +944,82 @@ static int age_after(const struct mf_deid_tagger *T, size_t i)
     return 0;
 }
 
+/* A number chunk from token a to token b read as a measurement: a lab, vital or value word in
+ * the four words before it, or a unit or '%' right after it. */
+static int value_context(const struct mf_deid_tagger *T, size_t a, size_t b)
+{
+    static const char *const before[] = {
+        "reading",   "readings", "value",     "values", "level",  "levels",    "range",   "count",
+        "counts",    "score",    "scores",    "dose",   "doses",  "result",    "results", "sugar",
+        "sugars",    "pressure", "pressures", "bp",     "hr",     "rr",        "labs",    "lab",
+        "trend",     "trending", "weight",    "height", "gave",   "given",     "took",    "glucose",
+        "platelets", "plt",      "wbc",       "hgb",    "sodium", "potassium", "temp",    "sat",
+        "sats",      "volume",   "rate",      "output", "intake"};
+    /* function words that introduce a value when right before it: "was 110 120 135" */
+    static const char *const near[] = {"was",  "were", "is", "are",  "of",  "between",
+                                       "from", "to",   "x",  "then", "now", "and"};
+    static const char *const after[] = {
+        "mg",    "mcg", "g",   "kg",   "ml",  "l",      "mmol", "mol",   "units",
+        "u",     "iu",  "meq", "mm",   "cm",  "mmhg",   "bpm",  "times", "x",
+        "cells", "ng",  "pg",  "ug",   "lbs", "lb",     "oz",   "min",   "mins",
+        "hours", "hrs", "h",   "days", "d",   "copies", "k",    "mu",    "mosm",
+        "sec",   "s",   "ms",  "cc",   "gm",  "mmol/l", "nmol", "pmol",  "umol"};
+    size_t e = b + 1;
+    if (e < T->nt && T->t[e].sp < 2) {
+        if (is_p(T, e, '%') || is_p(T, e, '/'))
+            return 1;
+        if (T->t[e].kind == K_WORD || T->t[e].kind == K_MIX) {
+            if (T->t[e].lf & MF_TG_L_ALLOW)
+                return 1;
+            for (size_t k = 0; k < sizeof after / sizeof after[0]; k++)
+                if (is_w(T, e, after[k]))
+                    return 1;
+        }
+    }
+    size_t k = a;
+    int words = 0;
+    while (k > 0 && words < 4 && T->t[k].sp != 2) {
+        k--;
+        if (T->t[k].kind == K_PUNCT) {
+            char ch = T->x[T->t[k].s];
+            if (ch == '.' || ch == '?' || ch == '!' || ch == ';')
+                break;
+            if (ch == '=' || ch == '>' || ch == '<' || ch == '~')
+                return 1;
+            continue;
+        }
+        if (T->t[k].kind == K_NUM)
+            return 1; /* a series of values */
+        words++;
+        if (T->t[k].lf & MF_TG_L_ALLOW)
+            return 1;
+        for (size_t q = 0; q < sizeof before / sizeof before[0]; q++)
+            if (is_w(T, k, before[q]))
+                return 1;
+        for (size_t q = 0; words <= 2 && q < sizeof near / sizeof near[0]; q++)
+            if (is_w(T, k, near[q]))
+                return 1;
+    }
+    return 0;
+}
+
+/* Words that may stand right before a local phone number without a phone cue: "reach me at",
+ * "on my registered", "text us". */
+static int local_cue(const struct mf_deid_tagger *T, size_t i)
+{
+    static const char *const w[] = {"at",       "on",   "registered", "dial",   "dialed",
+                                    "dialled",  "ring", "text",       "reach",  "line",
+                                    "landline", "home", "work",       "office", "via",
+                                    "me",       "us",   "him",        "her",    "them"};
+    size_t p = prev_word(T, i);
+    if (!p || T->t[p - 1].kind != K_WORD)
+        return 0;
+    for (size_t k = 0; k < sizeof w / sizeof w[0]; k++)
+        if (is_w(T, p - 1, w[k]))
+            return 1;
+    return 0;
+}
+
 static void find_number(struct mf_deid_tagger *T, size_t i, size_t *next)
 {
     struct chunk c;
@@ -1077,7 +1154,14 @@ static void find_number(struct mf_deid_tagger *T, size_t i, size_t *next)
         for (int q = 0; q < g && pairs; q++)
             pairs = c.len[q] >= 2 && c.len[q] <= 4 && (q == 0 || c.sep[q] == c.sep[1]);
         us |= pairs;
-        if (!us && !intl && !cued && !(dots == g - 1 && total >= 9))
+        /* a local number without a cue: "668 5702", "374 780 163", "0412 345 678"; not after a
+         * lab, vital or value word, nor before a unit */
+        int local = ((g == 2 && c.len[0] == 3 && c.len[1] == 4) ||
+                     (g == 3 && c.len[0] == 3 && c.len[1] == 3 && c.len[2] == 3) ||
+                     (g == 3 && c.len[0] == 4 && c.len[1] == 3 && c.len[2] == 3)) &&
+                    (g == 2 || c.sep[2] == c.sep[1]) && c.sep[1] != '?' && c.sep[1] != 'p' &&
+                    local_cue(T, start_tok(&c)) && !value_context(T, start_tok(&c), c.tok[g - 1]);
+        if (!us && !intl && !cued && !local && !(dots == g - 1 && total >= 9))
             continue;
         size_t e = c.tok[g - 1];
         /* extension: x123, ext 123 */
@@ -1360,6 +1444,35 @@ static int is_direction(const struct mf_deid_tagger *T, size_t i)
     return 0;
 }
 
+/* Street suffixes strong enough to make an address without a house number or in lower case. */
+static int strong_suffix(const struct mf_deid_tagger *T, size_t i)
+{
+    static const char *const w[] = {"street", "avenue", "road",    "boulevard",
+                                    "lane",   "drive",  "highway", "parkway"};
+    for (size_t k = 0; k < sizeof w / sizeof w[0]; k++)
+        if (is_w(T, i, w[k]))
+            return 1;
+    return 0;
+}
+
+/* Words that make "3 blocks down the road" or "10 minute drive" a distance, not an address. */
+static int street_stop(const struct mf_deid_tagger *T, size_t i)
+{
+    static const char *const w[] = {
+        "the", "a",      "an",    "down",  "up",    "along",  "across", "my",     "his",
+        "her", "their",  "this",  "that",  "per",   "mile",   "miles",  "minute", "minutes",
+        "min", "mins",   "hour",  "hours", "block", "blocks", "km",     "yards",  "feet",
+        "ft",  "meters", "times", "day",   "days",  "way",    "lane",   "lanes"};
+    if (T->t[i].lf & (MF_TG_L_ALLOW | (CUE_BITS & ~MF_TG_L_STSUF)))
+        return 1;
+    for (size_t k = 0; k < sizeof w / sizeof w[0]; k++)
+        if (is_w(T, i, w[k]))
+            return 1;
+    return 0;
+}
+
+static int us_state(const char *s, size_t n);
+
 /* City, state, ZIP and unit lines after an address ending at token e; returns the last token
  * consumed. */
 static size_t address_tail(struct mf_deid_tagger *T, size_t e)
@@ -1424,7 +1537,11 @@ static size_t address_tail(struct mf_deid_tagger *T, size_t e)
             continue;
         }
         if (T->t[j].kind == K_WORD && TLEN(j) == 2 && is_upper_ascii(TS(j), 2)) {
-            last = j; /* a state or province code: not PHI, but part of the address */
+            /* a state or province code: not PHI, but part of the address; a non-US region
+             * code ("LAPPEENRANTA SK 53650") is tagged with it, US states never are */
+            if (!us_state(TS(j), TLEN(j)))
+                add_toks(T, j, j, MF_DEID_CITY, 0.6f);
+            last = j;
             j++;
             continue;
         }
@@ -1470,6 +1587,19 @@ static int find_address(struct mf_deid_tagger *T, size_t i, size_t *next)
             j++;
         if (is_direction(T, j) && T->t[j + 1 < T->nt ? j + 1 : j].sp == 1)
             j++;
+    }
+    /* "3747 fourth avenue": a lower-case street name ending in a strong suffix */
+    if (numbered && j < T->nt && T->t[j].kind == K_WORD && T->t[j].cap == 2 && T->t[j].sp == 1) {
+        for (size_t q = j; q < T->nt && q < j + 4 && T->t[q].sp == 1 && T->t[q].kind == K_WORD;
+             q++) {
+            if (q > j && strong_suffix(T, q)) {
+                add_toks(T, i, q, MF_DEID_ADDRESS, 0.7f);
+                *next = address_tail(T, q) + 1;
+                return 1;
+            }
+            if (street_stop(T, q))
+                break;
+        }
     }
     /* words of the street name */
     size_t k = j, suffix = 0, stword = 0;
@@ -1577,6 +1707,47 @@ static void city_before_state(struct mf_deid_tagger *T, size_t i)
     add_toks(T, a, b, MF_DEID_CITY, 0.8f);
 }
 
+/* "on Berg Hills Street": capitalised words and a capitalised strong street suffix (token i)
+ * after a preposition, without a house number. */
+static int find_named_street(struct mf_deid_tagger *T, size_t i, size_t *next)
+{
+    if (!capword(T, i) || !strong_suffix(T, i) || i < 2)
+        return 0;
+    size_t a = i;
+    while (a > 0 && i - a < 3 && T->t[a].sp == 1 && capword(T, a - 1) && !T->t[a - 1].used &&
+           !(T->t[a - 1].lf & (CUE_BITS & ~MF_TG_L_STSUF)))
+        a--;
+    if (a == i || a == 0 || T->t[a].sp != 1)
+        return 0;
+    static const char *const prep[] = {"on", "at", "in", "along", "off", "near", "down", "from"};
+    int ok = 0;
+    for (size_t k = 0; k < sizeof prep / sizeof prep[0]; k++)
+        ok |= is_w(T, a - 1, prep[k]) && T->t[a - 1].cap == 2;
+    if (!ok)
+        return 0;
+    add_toks(T, a, i, MF_DEID_ADDRESS, 0.7f);
+    *next = address_tail(T, i) + 1;
+    return 1;
+}
+
+/* "apt. 999", "Suite 501": a unit outside a recognised street line. */
+static int find_unit(struct mf_deid_tagger *T, size_t i, size_t *next)
+{
+    if (!(is_w(T, i, "apt") || is_w(T, i, "apartment") || is_w(T, i, "suite") || is_w(T, i, "ste")))
+        return 0;
+    size_t k = i + 1;
+    if (is_p(T, k, '.') && T->t[k].sp == 0)
+        k++;
+    if (is_p(T, k, '#'))
+        k++;
+    if (k >= T->nt || T->t[k].sp == 2 || !(T->t[k].kind == K_NUM || T->t[k].kind == K_MIX) ||
+        TLEN(k) > 6)
+        return 0;
+    add_toks(T, i, k, MF_DEID_ADDRESS, 0.7f);
+    *next = address_tail(T, k) + 1;
+    return 1;
+}
+
 /* PO Box 123, P.O. Box 5, PSC 6293, Box 8158, APO AP 04336 */
 static int find_pobox(struct mf_deid_tagger *T, size_t i, size_t *next)
 {
@@ -1600,6 +1771,10 @@ static int find_pobox(struct mf_deid_tagger *T, size_t i, size_t *next)
     if (j == i && mf_tg_case(TS(i), TLEN(i)) != 1)
         return 0;
     size_t e = j + 1;
+    /* "45818 P.O. Box 242": a postal code before the box on its line */
+    if (i > 0 && T->t[i].sp == 1 && T->t[i - 1].kind == K_NUM && !T->t[i - 1].used &&
+        TLEN(i - 1) >= 4 && TLEN(i - 1) <= 6)
+        i--;
     /* military: "Box 0219 DPO AP 51065" */
     if ((is_w(T, e + 1, "apo") || is_w(T, e + 1, "fpo") || is_w(T, e + 1, "dpo")) &&
         e + 3 < T->nt && TLEN(e + 2) == 2 && T->t[e + 3].kind == K_NUM)
@@ -1842,6 +2017,156 @@ static int strong_cue(const struct mf_deid_tagger *T, size_t i)
            (is_w(T, w, "me") && (is_w(T, q - 1, "call") || is_w(T, q - 1, "calls")));
 }
 
+/* The word of the list item before token i ("x, i", "x and i", "x, and i") on the same line:
+ * index + 1, or 0. */
+static size_t prev_item(const struct mf_deid_tagger *T, size_t i)
+{
+    if (i < 2 || T->t[i].sp == 2)
+        return 0;
+    size_t k = i - 1;
+    int sep = 0;
+    if (is_w(T, k, "and") || is_w(T, k, "or")) {
+        sep = 1;
+        if (T->t[k].sp == 2 || k == 0)
+            return 0;
+        k--;
+    }
+    if (is_p(T, k, ',')) {
+        sep = 1;
+        if (T->t[k].sp == 2 || k == 0)
+            return 0;
+        k--;
+    }
+    if (!sep || T->t[k].kind != K_WORD)
+        return 0;
+    return k + 1;
+}
+
+/* The word of the list item after token i: index + 1, or 0. */
+static size_t next_item(const struct mf_deid_tagger *T, size_t i)
+{
+    size_t k = i + 1;
+    int sep = 0;
+    if (is_p(T, k, ',') && T->t[k].sp != 2) {
+        sep = 1;
+        k++;
+    }
+    if ((is_w(T, k, "and") || is_w(T, k, "or")) && T->t[k].sp != 2) {
+        sep = 1;
+        k++;
+    }
+    if (!sep || k >= T->nt || T->t[k].kind != K_WORD || T->t[k].sp == 2)
+        return 0;
+    return k + 1;
+}
+
+static int item_name(const struct mf_deid_tagger *T, size_t j1)
+{
+    if (j1 == 0)
+        return 0;
+    const struct tok *k = &T->t[j1 - 1];
+    return k->nm || k->cls == C_LNAME || k->cls == C_NAME || k->cls == C_CTX;
+}
+
+/* How many of the two list items before and the two after token i are names. */
+static int list_names(const struct mf_deid_tagger *T, size_t i)
+{
+    int n = 0;
+    size_t p = prev_item(T, i), q = next_item(T, i);
+    n += item_name(T, p) + item_name(T, q);
+    if (p && item_name(T, p))
+        n += item_name(T, prev_item(T, p - 1));
+    if (q && item_name(T, q))
+        n += item_name(T, next_item(T, q - 1));
+    return n;
+}
+
+/* "roberto's daughter": a possessive before a relative. */
+static int poss_rel(const struct mf_deid_tagger *T, size_t i)
+{
+    return is_p(T, i + 1, '\'') && T->t[i + 1].sp == 0 && is_w(T, i + 2, "s") &&
+           T->t[i + 2].sp == 0 && i + 3 < T->nt && (T->t[i + 3].lf & MF_TG_L_REL);
+}
+
+/* A speaker label: "Tracy: ...", at the start of a sentence or line. */
+static int speaker(const struct mf_deid_tagger *T, size_t i)
+{
+    return sentence_start(T, i) && is_p(T, i + 1, ':') && T->t[i + 1].sp == 0 && i + 2 < T->nt &&
+           T->t[i + 2].sp != 2;
+}
+
+/* "lives in X", "returned to X", "born in X": token i follows a residence or travel verb and
+ * "in", "to" or "from". */
+static int place_verb(const struct mf_deid_tagger *T, size_t i)
+{
+    static const char *const verbs[] = {
+        "live",      "lives",   "lived",     "living",    "moved",      "moving",    "returned",
+        "returning", "went",    "travelled", "traveled",  "travelling", "traveling", "flew",
+        "born",      "raised",  "relocated", "stays",     "stayed",     "staying",   "back",
+        "trip",      "drove",   "arrived",   "emigrated", "immigrated", "up",        "came",
+        "comes",     "resides", "resided",   "residing"};
+    size_t p = prev_word(T, i);
+    if (!p || !(is_w(T, p - 1, "in") || is_w(T, p - 1, "to") || is_w(T, p - 1, "from")))
+        return 0;
+    size_t v = prev_word(T, p - 1);
+    if (!v)
+        return 0;
+    for (size_t k = 0; k < sizeof verbs / sizeof verbs[0]; k++)
+        if (is_w(T, v - 1, verbs[k]))
+            return 1;
+    return 0;
+}
+
+/* A lower-case word no dictionary knows, long enough not to be an abbreviation. */
+static int lower_unknown(const struct mf_deid_tagger *T, size_t i)
+{
+    return i < T->nt && T->t[i].kind == K_WORD && T->t[i].cap == 2 && T->t[i].lf == 0 &&
+           TLEN(i) >= 4 && !medical_shape(TS(i), TLEN(i));
+}
+
+static uint32_t fold_hash(const struct mf_deid_tagger *T, size_t i)
+{
+    char buf[MF_TG_MAXWORD];
+    size_t n = mf_tg_fold(TS(i), TLEN(i), buf, sizeof buf);
+    uint32_t h = 2166136261u;
+    for (size_t k = 0; k < n; k++)
+        h = (h ^ (unsigned char)buf[k]) * 16777619u;
+    return h ^ (uint32_t)n;
+}
+
+/* A word of a multi-word name found in the segment names its other capitalised occurrences:
+ * "Brad L Key ... starring Key". Eponyms and cue words are left out. */
+static void corefer_names(struct mf_deid_tagger *T)
+{
+    enum { MAXN = 64 };
+    uint32_t h[MAXN];
+    int n = 0;
+    const uint64_t no = MF_TG_L_ALLOW | MF_TG_L_MONTH | (CUE_BITS & ~MF_TG_L_STSUF);
+    for (size_t i = 0; i < T->nt && n < MAXN; i++) {
+        const struct tok *k = &T->t[i];
+        if (!k->nm || k->kind != K_WORD || k->cap != 1 || TLEN(i) < 3 || (k->lf & no))
+            continue;
+        int multi =
+            (i > 0 && T->t[i - 1].nm && T->t[i].sp == 1 && T->t[i - 1].kind == K_WORD) ||
+            (i + 1 < T->nt && T->t[i + 1].nm && T->t[i + 1].sp == 1 && T->t[i + 1].kind == K_WORD);
+        if (multi)
+            h[n++] = fold_hash(T, i);
+    }
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < T->nt; i++) {
+        const struct tok *k = &T->t[i];
+        if (k->used || k->kind != K_WORD || k->cap != 1 || TLEN(i) < 3 || (k->lf & no))
+            continue;
+        uint32_t x = fold_hash(T, i);
+        for (int q = 0; q < n; q++)
+            if (h[q] == x) {
+                add_toks(T, i, i, MF_DEID_NAME, 0.5f);
+                break;
+            }
+    }
+}
+
 static void find_names(struct mf_deid_tagger *T)
 {
     for (size_t i = 0; i < T->nt; i++) {
@@ -1849,6 +2174,11 @@ static void find_names(struct mf_deid_tagger *T)
             continue;
         T->t[i].cls = (uint8_t)classify(T, i);
     }
+    T->speakers = 0;
+    for (size_t i = 0; i < T->nt; i++)
+        if ((T->t[i].cls == C_NAME || T->t[i].cls == C_LNAME) && (T->t[i].lf & MF_TG_L_GIVEN) &&
+            speaker(T, i))
+            T->speakers++;
     for (size_t i = 0; i < T->nt; i++) {
         struct tok *k = &T->t[i];
         if (k->used || k->kind == K_PUNCT)
@@ -1878,17 +2208,6 @@ static void find_names(struct mf_deid_tagger *T)
             }
         }
         int cls = k->cls;
-        if (cls == C_PLACE || cls == C_UNKCAPS) {
-            size_t p = prev_word(T, i);
-            uint64_t pf = p ? T->t[p - 1].lf : 0;
-            if (k->cap == 1 && cls == C_PLACE)
-                add_toks(T, i, i, MF_DEID_CITY, 0.7f);
-            else if (pf & MF_TG_L_PCUE)
-                add_toks(T, i, i, MF_DEID_CITY, 0.5f);
-            else if (cls == C_UNKCAPS && (pf & (MF_TG_L_TITLE | MF_TG_L_NCUE | MF_TG_L_REL)))
-                add_toks(T, i, i, MF_DEID_NAME, 0.5f);
-            continue;
-        }
         /* after "my name is", "name:", "call me": the next words, any case, unless common */
         if (k->kind == K_WORD && k->cap != 1 &&
             !(k->lf & (MF_TG_L_WORD | MF_TG_L_ALLOW | CUE_BITS)) && strong_cue(T, i)) {
@@ -1904,6 +2223,42 @@ static void find_names(struct mf_deid_tagger *T)
             i = e;
             continue;
         }
+        /* "lives in kiel", "returned to harburg": a lower-case unknown word after a residence
+         * or travel verb */
+        if (k->kind == K_WORD && k->cap == 2 && TLEN(i) >= 4 &&
+            !(k->lf & (MF_TG_L_WORD | MF_TG_L_ALLOW | CUE_BITS)) &&
+            !medical_shape(TS(i), TLEN(i)) && place_verb(T, i)) {
+            add_toks(T, i, i, MF_DEID_CITY, 0.5f);
+            continue;
+        }
+        /* "leidy t muris": two unknown lower-case words around an initial */
+        if (lower_unknown(T, i) && i + 2 < T->nt && T->t[i + 1].sp == 1 &&
+            T->t[i + 1].kind == K_WORD && TLEN(i + 1) == 1 && T->t[i + 1].cap == 2 &&
+            !is_w(T, i + 1, "a") && !is_w(T, i + 1, "i") && T->t[i + 2].sp == 1 &&
+            (lower_unknown(T, i + 2) || T->t[i + 2].cls == C_LNAME)) {
+            add_toks(T, i, i + 2, MF_DEID_NAME, 0.45f);
+            i += 2;
+            continue;
+        }
+        /* lower-case list items among names: "kristina, chad and caleb", "leonti, terrence,
+         * pamela" */
+        if (k->kind == K_WORD && k->cap == 2 && cls != C_LNAME && TLEN(i) >= 3 &&
+            !(k->lf & (MF_TG_L_ALLOW | CUE_BITS | MF_TG_L_MONTH)) &&
+            ((k->lf & MF_TG_L_GIVEN) || lower_unknown(T, i)) && list_names(T, i) >= 2) {
+            add_toks(T, i, i, MF_DEID_NAME, 0.45f);
+            continue;
+        }
+        if (cls == C_PLACE || cls == C_UNKCAPS) {
+            size_t p = prev_word(T, i);
+            uint64_t pf = p ? T->t[p - 1].lf : 0;
+            if (k->cap == 1 && cls == C_PLACE)
+                add_toks(T, i, i, MF_DEID_CITY, 0.7f);
+            else if (pf & MF_TG_L_PCUE)
+                add_toks(T, i, i, MF_DEID_CITY, 0.5f);
+            else if (cls == C_UNKCAPS && (pf & (MF_TG_L_TITLE | MF_TG_L_NCUE | MF_TG_L_REL)))
+                add_toks(T, i, i, MF_DEID_NAME, 0.5f);
+            continue;
+        }
         if (cls == C_LNAME) {
             /* lower-case names: a given name followed by a family name, a name after a cue,
              * or names in a list */
@@ -1917,17 +2272,31 @@ static void find_names(struct mf_deid_tagger *T)
                 i++;
                 continue;
             }
+            /* "emidio p lombardo": a given name, an initial and a family or unknown word */
+            if ((k->lf & MF_TG_L_GIVEN) && i + 2 < T->nt && T->t[i + 1].sp == 1 &&
+                T->t[i + 1].kind == K_WORD && TLEN(i + 1) == 1 && T->t[i + 1].cap == 2 &&
+                !is_w(T, i + 1, "a") && !is_w(T, i + 1, "i") && T->t[i + 2].sp == 1 &&
+                (lower_unknown(T, i + 2) || T->t[i + 2].cls == C_LNAME)) {
+                add_toks(T, i, i + 2, MF_DEID_NAME, 0.5f);
+                i += 2;
+                continue;
+            }
             size_t p = prev_word(T, i);
             uint64_t pf = p ? T->t[p - 1].lf : 0;
             int cue = (pf & (MF_TG_L_TITLE | MF_TG_L_NCUE | MF_TG_L_REL)) ||
                       (p && is_w(T, p - 1, "is") && p >= 2 && is_w(T, p - 2, "name")) ||
-                      (p && is_w(T, p - 1, "me") && p >= 2 && is_w(T, p - 2, "call"));
+                      (p && is_w(T, p - 1, "me") && p >= 2 && is_w(T, p - 2, "call")) ||
+                      poss_rel(T, i) || speaker(T, i);
+            /* a given name of five letters or more that is no English word or medical term */
+            if ((k->lf & MF_TG_L_GIVEN) && TLEN(i) >= 5)
+                cue = 1;
             size_t q = i + 1;
             if (is_p(T, q, ',') || is_w(T, q, "and"))
                 q++;
             size_t pp = p && is_w(T, p - 1, "and") ? prev_word(T, p - 1) : 0;
             int list = (q < T->nt && q != i + 1 && T->t[q].cls == C_LNAME) ||
-                       (p && T->t[p - 1].cls == C_LNAME) || (pp && T->t[pp - 1].cls == C_LNAME);
+                       (p && T->t[p - 1].cls == C_LNAME) || (pp && T->t[pp - 1].cls == C_LNAME) ||
+                       list_names(T, i) >= 1;
             if (cue || list)
                 add_toks(T, i, i, MF_DEID_NAME, 0.5f);
             continue;
@@ -1995,6 +2364,11 @@ static void find_names(struct mf_deid_tagger *T)
         }
         float conf = 0;
         enum mf_deid_cat cat = MF_DEID_NAME;
+        /* "Allan Björk Scale": a given name and a family name, neither an eponym, are a name
+         * even before "scale" or "score" */
+        if (disease && n_name >= 2 && (T->t[a].lf & MF_TG_L_GIVEN) && (T->t[b].lf & MF_TG_L_FAM) &&
+            !(allflags & MF_TG_L_ALLOW))
+            disease = 0;
         if (content == 0 || (!title && disease && !ncue)) {
             conf = 0; /* initials alone; an eponym */
         } else if (title) {
@@ -2009,14 +2383,18 @@ static void find_names(struct mf_deid_tagger *T)
         } else if (p && (is_w(T, p - 1, "and") || is_w(T, p - 1, "or") || is_p(T, a - 1, '&')) &&
                    prev_word(T, p - 1) && T->t[prev_word(T, p - 1) - 1].nm) {
             conf = 0.6f; /* "Usamov and Bowers" */
-        } else if (words == 1 && n_amb == 1 && !start && (T->t[a].lf & MF_TG_L_GIVEN) &&
-                   !(T->t[a].lf & (MF_TG_L_ALLOW | MF_TG_L_MONTH | CUE_BITS)) &&
-                   !is_upper_ascii(TS(a), TLEN(a)) && p && T->t[p - 1].cap == 2 &&
-                   !is_w(T, p - 1, "the") && !is_w(T, p - 1, "a") && !is_w(T, p - 1, "an") &&
-                   !is_w(T, p - 1, "this") && !is_w(T, p - 1, "that") && !is_w(T, p - 1, "its") &&
-                   !(b + 1 < T->nt &&
-                     (is_w(T, b + 1, "i") || is_w(T, b + 1, "you") || is_w(T, b + 1, "we")))) {
-            conf = 0.45f; /* a given name capitalised mid-sentence: "Remember me, Maria?" */
+        } else if ((words == 1 && n_amb == 1 && T->speakers && (T->t[a].lf & MF_TG_L_GIVEN) &&
+                    !(T->t[a].lf & (MF_TG_L_ALLOW | MF_TG_L_MONTH | CUE_BITS)) &&
+                    speaker(T, a)) /* "Ella: ... Destiny: ...": a speaker label among others */
+                   ||
+                   (words == 1 && n_amb == 1 && !start && (T->t[a].lf & MF_TG_L_GIVEN) &&
+                    !(T->t[a].lf & (MF_TG_L_ALLOW | MF_TG_L_MONTH | CUE_BITS)) &&
+                    !is_upper_ascii(TS(a), TLEN(a)) && p && T->t[p - 1].cap == 2 &&
+                    !is_w(T, p - 1, "the") && !is_w(T, p - 1, "a") && !is_w(T, p - 1, "an") &&
+                    !is_w(T, p - 1, "this") && !is_w(T, p - 1, "that") && !is_w(T, p - 1, "its") &&
+                    !(b + 1 < T->nt &&
+                      (is_w(T, b + 1, "i") || is_w(T, b + 1, "you") || is_w(T, b + 1, "we"))))) {
+            conf = 0.45f; /* or a given name capitalised mid-sentence: "Remember me, Maria?" */
         } else if ((words == 1 && (T->t[a].lf & MF_TG_L_FAM) && is_p(T, b + 1, ',') &&
                     b + 2 < T->nt && T->t[b + 2].sp == 1 && (T->t[b + 2].lf & MF_TG_L_GIVEN) &&
                     T->t[b + 2].cap == 1 && namey(T->t[b + 2].cls) &&
@@ -2058,6 +2436,7 @@ static void find_names(struct mf_deid_tagger *T)
         }
         i = b;
     }
+    corefer_names(T);
 }
 
 /* --- the tagger --------------------------------------------------------------------------------
@@ -2156,6 +2535,10 @@ static void tag_segment(struct mf_deid_tagger *T, size_t seg_end)
                 city_before_state(T, i);
             if (!done)
                 done = find_pobox(T, i, &next);
+            if (!done && (k->lf & MF_TG_L_STSUF))
+                done = find_named_street(T, i, &next);
+            if (!done && (k->lf & MF_TG_L_UNIT))
+                done = find_unit(T, i, &next);
             if (!done && capword(T, i) && ((k->lf & MF_TG_L_STWORD) || street_affix(T, i)))
                 done = find_address(T, i, &next);
             if (!done && (k->lf & MF_TG_L_HOSP))

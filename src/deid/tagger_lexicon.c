@@ -314,6 +314,8 @@ static const struct cue CUES[] = {
     {"called", MF_TG_L_NCUE},
     {"surname", MF_TG_L_NCUE},
     {"signed", MF_TG_L_NCUE},
+    {"says", MF_TG_L_NCUE},
+    {"said", MF_TG_L_NCUE},
     {"by", MF_TG_L_NCUE},
     {"dear", MF_TG_L_NCUE},
     {"hello", MF_TG_L_NCUE},

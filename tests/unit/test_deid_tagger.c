@@ -369,6 +369,70 @@ static void offsets_are_bytes(void **state)
     assert_int_equal(e->end - e->start, 10);
 }
 
+/* Rules for names, places, addresses and phones without the usual capitals or cues, each
+ * with near-misses from clinical prose. */
+static void uncued_rules(void **state)
+{
+    (void)state;
+    /* lower-case names: after "my name is" even when a place, lists, possessive before a
+     * relative, speaker labels, a given name with an initial, a long given name alone */
+    expect("hi, my name is porto and i need help", "porto", MF_DEID_NAME);
+    expect("everyone calls me lisboa", "lisboa", MF_DEID_NAME);
+    expect("we invited marta, chad and helmut", "chad", MF_DEID_NAME);
+    expect("the kids are okwudili, terrence and pamela", "okwudili", MF_DEID_NAME);
+    expect("she is roberto's daughter", "roberto", MF_DEID_NAME);
+    expect("mika: where were you?\ntracy: at home", "mika", MF_DEID_NAME);
+    expect("Ella: You are late. Destiny: I know.", "Destiny", MF_DEID_NAME);
+    expect("contact emidio p lombardo for the keys", "emidio p lombardo", MF_DEID_NAME);
+    expect("the essay about frederikke was long", "frederikke", MF_DEID_NAME);
+    expect("Starring Key, directed by Anna B Key.", "Key", MF_DEID_NAME);
+    expect("Allan Björk Scale Unlimited bought it.", "Allan Björk", MF_DEID_NAME);
+    expect("\"It works,\" says Becker.", "Becker", MF_DEID_NAME);
+    reject("Plan: continue lisinopril, metoprolol and atorvastatin.", "lisinopril");
+    reject("Allergies: penicillin, sulfa and latex.", "sulfa");
+    reject("pt c/o sob, hx of htn, gerd and copd", "gerd");
+    reject("s p fall, bilat l knee pain", "bilat");
+    reject("Monitor: brady episodes overnight.", "brady");
+    reject("Hope: improve mobility. Note: stable.", "Hope");
+    reject("Stevens Johnson syndrome was excluded.", "Stevens");
+    reject("Braden Scale 18, Glasgow Coma Scale 15.", "Braden");
+    reject("The patient's daughter is at bedside.", "patient");
+    reject("May improve with PT.", "May");
+    /* lower-case places after a residence or travel verb */
+    expect("my brother lives in harburg now", "harburg", MF_DEID_CITY);
+    expect("we returned to kiel by train", "kiel", MF_DEID_CITY);
+    reject("Patient returned to baseline and went to rehab.", "baseline");
+    reject("Patient returned to baseline and went to rehab.", "rehab");
+    reject("She returned to pacu, then moved to icu.", "pacu");
+    reject("He lives in a group home.", "group");
+    /* addresses: region codes, a postal code before a PO box, lower-case streets, a named
+     * street after a preposition, a unit alone */
+    expect("Koskikatu 25 Apt. 5\nOULU   PP   90100", "PP", MF_DEID_CITY);
+    reject("Lives at 1234 Maple Street, Northville, MA 02115.", "MA");
+    expect("Maija Virta\n45818 P.O. Box 242\nKangasala", "45818", MF_DEID_ADDRESS);
+    expect("send it to 3747 fourth avenue suite 112 calgary", "3747 fourth avenue",
+           MF_DEID_ADDRESS);
+    expect("the bakery on Berg Hills Street closed", "Berg Hills Street", MF_DEID_ADDRESS);
+    expect("deliver to apt. 999 please", "apt. 999", MF_DEID_ADDRESS);
+    reject("Walked 3 blocks down the road today.", "3 blocks");
+    reject("It is a 10 minute drive to clinic.", "10 minute drive");
+    reject("Take 2 tablets by mouth daily.", "2 tablets");
+    reject("Suite of tests ordered. Apt to fall.", "Suite");
+    /* local phone numbers after "at", "on my registered"...; never values */
+    expect("Reach me at 668 5702 after five.", "668 5702", MF_DEID_PHONE);
+    expect("nobody answers at 374 780 163", "374 780 163", MF_DEID_PHONE);
+    expect("texts on my registered 555 0123", "555 0123", MF_DEID_PHONE);
+    reject("HbA1c 7.2, glucose 110 120 135 this week.", "110 120 135");
+    reject("Glucose at 110 120 135 today.", "110 120 135");
+    reject("BP 120/80, HR 88.", "120/80");
+    reject("Platelets at 250 1000 today.", "250 1000");
+    reject("Readings were at 145 150 160 overnight.", "145 150 160");
+    reject("Take 500 1000 mg at 250 1000 mg daily.", "250 1000");
+    reject("Seen at 250 1000 hours.", "250 1000");
+    reject("Dose was 250 500 750 mg.", "250 500 750");
+    reject("Lab at 123 4567 units.", "123 4567");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +444,7 @@ int main(void)
         cmocka_unit_test(identifiers),
         cmocka_unit_test(places),
         cmocka_unit_test(names),
+        cmocka_unit_test(uncued_rules),
         cmocka_unit_test(record_aware),
         cmocka_unit_test(hostile_input),
         cmocka_unit_test(offsets_are_bytes),

@@ -569,12 +569,15 @@ static int is_p(const struct mf_deid_tagger *T, size_t i, char ch)
 /* Token i equals the lower-case ASCII word w (any case). */
 static int is_w(const struct mf_deid_tagger *T, size_t i, const char *w)
 {
-    if (i >= T->nt || T->t[i].kind == K_PUNCT)
+    if (i >= T->nt || T->t[i].kind == K_PUNCT || TLEN(i) == 0)
+        return 0;
+    const char *s = TS(i);
+    char c0 = s[0] >= 'A' && s[0] <= 'Z' ? (char)(s[0] | 0x20) : s[0];
+    if (c0 != w[0]) /* most calls end here, before measuring w */
         return 0;
     size_t n = strlen(w);
     if (TLEN(i) != n)
         return 0;
-    const char *s = TS(i);
     for (size_t k = 0; k < n; k++) {
         char c = s[k];
         if (c >= 'A' && c <= 'Z')
@@ -1408,11 +1411,18 @@ static const char *const STREET_AFFIX[] = {
 
 static int street_affix(const struct mf_deid_tagger *T, size_t i)
 {
+    if (TLEN(i) < 5) /* the shortest affix (3 bytes) after at least 3 more */
+        return 0;
     char buf[MF_TG_MAXWORD];
     size_t n = mf_tg_fold(TS(i), TLEN(i), buf, sizeof buf);
+    if (n == 0) /* longer than any word */
+        return 0;
     for (size_t k = 0; k < sizeof STREET_AFFIX / sizeof STREET_AFFIX[0]; k++) {
-        size_t m = strlen(STREET_AFFIX[k]);
-        if (n > m + 2 && memcmp(buf + n - m, STREET_AFFIX[k], m) == 0)
+        const char *x = STREET_AFFIX[k];
+        if (buf[n - 1] != x[strlen(x) - 1]) /* the last letters differ: most words end here */
+            continue;
+        size_t m = strlen(x);
+        if (n > m + 2 && memcmp(buf + n - m, x, m) == 0)
             return 1;
     }
     return 0;

@@ -1,24 +1,11 @@
 /* cmd_deid_fhir.c - `medfm deid fhir`: FHIR Bundles or Bulk NDJSON to de-identified NDJSON. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "core/log.h"
-#include "core/timeutil.h"
 #include "deid/fhirdeid.h"
-
-/* --reference-date: YYYY-MM-DD, default today (UTC). */
-static int reference_time(const char *s, int64_t *out)
-{
-    if (s == NULL) {
-        int64_t now = (int64_t)time(NULL);
-        *out = (now - now % 86400) * MF_USEC_PER_SEC;
-        return 0;
-    }
-    return strlen(s) == 10 && mf_time_parse(s, 10, out) == 0 ? 0 : -1;
-}
 
 int cmd_deid_fhir(int argc, char **argv)
 {
@@ -70,10 +57,8 @@ int cmd_deid_fhir(int argc, char **argv)
         fprintf(stderr, "medfm: --text-mode is surrogate or redact\n");
         return 2;
     }
-    if (reference_time(ref, &o.session.reference_time) != 0) {
-        fprintf(stderr, "medfm: --reference-date takes a date as YYYY-MM-DD\n");
+    if (opts_reference_date(ref, &o.session.reference_time) != 0)
         return 2;
-    }
     struct mf_deid_key key;
     struct mf_err err = {0};
     if (mf_deid_key_load(key_file, &key, &err) != 0) {

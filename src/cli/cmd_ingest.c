@@ -1,14 +1,12 @@
 /* cmd_ingest.c - `medfm ingest`: source files to an event store. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/commands.h"
 #include "cli/opts.h"
 #include "core/hash.h"
 #include "core/fs.h"
 #include "core/log.h"
-#include "core/timeutil.h"
 #include "deid/deid.h"
 #include "deid/fhirdeid.h"
 #include "ingest/ingest.h"
@@ -135,13 +133,8 @@ int cmd_ingest(int argc, char **argv)
         so.rules = config;
         so.text_mode = MF_DEID_MODE_SURROGATE;
         so.text_only = 1;
-        if (ref == NULL) {
-            int64_t now = (int64_t)time(NULL);
-            so.reference_time = (now - now % 86400) * MF_USEC_PER_SEC;
-        } else if (strlen(ref) != 10 || mf_time_parse(ref, 10, &so.reference_time) != 0) {
-            fprintf(stderr, "medfm: --reference-date takes a date as YYYY-MM-DD\n");
+        if (opts_reference_date(ref, &so.reference_time) != 0)
             return 2;
-        }
         if (mf_deid_key_load(key_file, &x.key, &kerr) != 0) {
             fprintf(stderr, "medfm: %s\n", kerr.msg);
             return 1;

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "core/timeutil.h"
 
 void opts_usage(const struct cmd_help *h)
 {
@@ -120,4 +123,17 @@ int opts_parse(int argc, char **argv, const struct cmd_help *h, const char **pos
 usage:
     fprintf(stderr, "usage: %s\n(see '%s --help')\n", h->usage, argv[0]);
     return 2;
+}
+
+int opts_reference_date(const char *s, int64_t *out)
+{
+    if (s == NULL) {
+        int64_t now = (int64_t)time(NULL);
+        *out = (now - now % 86400) * MF_USEC_PER_SEC;
+        return 0;
+    }
+    if (strlen(s) == 10 && mf_time_parse(s, 10, out) == 0)
+        return 0;
+    fprintf(stderr, "medfm: --reference-date takes a date as YYYY-MM-DD\n");
+    return -1;
 }

@@ -4,6 +4,7 @@
 #define MF_CLI_OPTS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum opt_type { OPT_FLAG, OPT_STRING, OPT_INT, OPT_SIZE };
 
@@ -28,5 +29,9 @@ struct cmd_help {
  * printing an error (usage error, exit code 2). */
 int opts_parse(int argc, char **argv, const struct cmd_help *h, const char **pos, int *npos);
 void opts_usage(const struct cmd_help *h);
+
+/* A --reference-date value: "YYYY-MM-DD" as microseconds at midnight UTC, or today's date when
+ * s is NULL.  0, or -1 (with a message on stderr naming the option) when s is no such date. */
+int opts_reference_date(const char *s, int64_t *out);
 
 #endif

@@ -150,14 +150,11 @@ void mf_deid_context_clear(struct mf_deid_context *c)
 {
     if (c == NULL)
         return;
-    mf_strmap_free(&c->words);
-    mf_strmap_free(&c->phrases);
-    mf_strmap_free(&c->first);
-    mf_strmap_free(&c->digits);
-    mf_strmap_init(&c->words);
-    mf_strmap_init(&c->phrases);
-    mf_strmap_init(&c->first);
-    mf_strmap_init(&c->digits);
+    /* keep the tables' memory: a worker clears its context for every patient */
+    mf_strmap_clear(&c->words);
+    mf_strmap_clear(&c->phrases);
+    mf_strmap_clear(&c->first);
+    mf_strmap_clear(&c->digits);
     c->n = 0;
 }
 

@@ -1023,7 +1023,7 @@ static int list_inputs(const struct mf_deid_fhir_opts *o, struct mf_strlist *fil
                               o->paths[i]);
     }
     *bytes = 0;
-    for (size_t i = 0; i < files->n; i++) {
+    for (size_t i = 0; files->items && i < files->n; i++) {
         struct stat st;
         if (stat(files->items[i], &st) == 0)
             *bytes += st.st_size;
@@ -1105,9 +1105,9 @@ int mf_deid_fhir_run(const struct mf_deid_fhir_opts *o, struct mf_deid_fhir_resu
         return rc;
     }
     res->files = (int64_t)run.files.n;
-    if ((rc = mf_deid_session_open(&o->session, &run.s, err)) != 0) {
+    if ((rc = mf_deid_session_open(&o->session, &run.s, err)) != 0 || run.s == NULL) {
         mf_strlist_free(&run.files);
-        return rc;
+        return rc ? rc : mf_err_set(err, MF_ENOMEM, "out of memory");
     }
     /* Pass 1: the patients' own identifiers, from every NDJSON input. */
     for (size_t f = 0; f < run.files.n && rc == 0; f++)

@@ -74,8 +74,8 @@ int mf_deid_worker_resource(struct mf_deid_worker *w, struct cJSON *resource, co
 /* mf_deid_worker_resource with a worker of the calling thread's own, made on first use and
  * freed when the thread exits: for hooks called from threads the caller does not manage
  * (ingest's parser threads). */
-int mf_deid_session_hook(struct mf_deid_session *s, struct cJSON *r, const char *subject,
-                         size_t n, struct mf_err *err);
+int mf_deid_session_hook(struct mf_deid_session *s, struct cJSON *r, const char *subject, size_t n,
+                         struct mf_err *err);
 
 /* Ages over 89: when the Patient's age at ref (or at its deceasedDateTime, when earlier) is
  * 90 or more, set birthDate to the date 90 years before that moment, in the precision of the

@@ -1,5 +1,6 @@
 /* strmap.c - string to uint64 hash table with linear probing (see strmap.h). */
 #include "core/strmap.h"
+#include "core/err.h"
 #include "core/hash.h"
 
 #include <stdlib.h>
@@ -65,6 +66,14 @@ static int rehash(struct mf_strmap *m, size_t cap)
     }
     free(old);
     return 0;
+}
+
+int mf_strmap_reserve(struct mf_strmap *m, size_t n)
+{
+    size_t cap = m->cap ? m->cap : 64;
+    while ((n + 1) * 4 >= cap * 3)
+        cap *= 2;
+    return cap == m->cap ? 0 : rehash(m, cap) == 0 ? 0 : MF_ENOMEM;
 }
 
 struct mf_strmap_slot *mf_strmap_upsert(struct mf_strmap *m, const char *key, size_t len,

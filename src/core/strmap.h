@@ -26,6 +26,8 @@ struct mf_strmap {
 
 void mf_strmap_init(struct mf_strmap *m);
 void mf_strmap_free(struct mf_strmap *m);
+/* Make room for n keys without growing again.  0 or MF_ENOMEM. */
+int mf_strmap_reserve(struct mf_strmap *m, size_t n);
 /* Remove every key, keeping the memory for reuse. */
 void mf_strmap_clear(struct mf_strmap *m);
 /* The slot of key, inserted with value 0 when absent (*added set to 1).  The pointer is valid

@@ -542,6 +542,12 @@ int mf_deid_lexicon_load(const char *dir, struct mf_deid_lexicon **out, struct m
         return mf_err_set(err, MF_ENOMEM, "out of memory loading the lexicon");
     mf_strmap_init(&lex->words);
     mf_strmap_init(&lex->phrases);
+    /* the installed lists hold about 130,000 words: size the table once instead of doubling
+     * it a dozen times */
+    if (mf_strmap_reserve(&lex->words, (size_t)1 << 17) != 0) {
+        mf_deid_lexicon_free(lex);
+        return mf_err_set(err, MF_ENOMEM, "out of memory loading the lexicon");
+    }
     if (dir == NULL)
         dir = mf_data_dir("deid/lexicon");
     char dirbuf[4096];

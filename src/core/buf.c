@@ -79,6 +79,20 @@ int mf_buf_json_escape(struct mf_buf *b, const char *s, size_t n)
     size_t start = 0;
     int rc = mf_buf_grow(b, n + 2); /* the common case: nothing to escape */
     for (size_t i = 0; i < n && rc == 0; i++) {
+        /* skip 8 plain bytes at a time: none below 0x20, no '"', no '\\' */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+            uint64_t ctl = (w - ones * 0x20) & ~w; /* high bit set: byte < 0x20 */
+            uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+            uint64_t hit = ctl | ((q - ones) & ~q) | ((bs - ones) & ~bs);
+            if (hit & highs)
+                break;
+            i += 8;
+        }
+        if (i >= n)
+            break;
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
@@ -137,7 +151,7 @@ int mf_buf_put_double(struct mf_buf *b, double v)
     char s[40];
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(s, sizeof s, "%.*g", prec, v);
-        if (strtod(s, NULL) == v)
+        if (prec == 17 || strtod(s, NULL) == v)
             break;
     }
     return mf_buf_puts(b, s);

@@ -589,7 +589,8 @@ static const char *urlmap_lookup(void *arg, const char *ref, size_t *n)
 static int rewrite_refs(cJSON *node, struct urlmap *u)
 {
     for (cJSON *c = node->child; c; c = c->next) {
-        if (cJSON_IsString(c) && c->string && strcmp(c->string, "reference") == 0) {
+        if (cJSON_IsString(c) && c->string && c->string[0] == 'r' &&
+            strcmp(c->string, "reference") == 0) {
             size_t n;
             const char *v = urlmap_lookup(u, c->valuestring, &n);
             if (v && cJSON_SetValuestring(c, v) == NULL)

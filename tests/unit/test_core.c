@@ -112,6 +112,46 @@ static void buf_grows_and_limits(void **state)
     assert_null(b.data);
 }
 
+/* The escaper skips plain bytes 8 at a time: every special byte at every position, among
+ * plain ASCII and UTF-8 bytes, must come out exactly as a byte-by-byte escaper writes it. */
+static void json_escape_every_position(void **state)
+{
+    (void)state;
+    static const unsigned char special[] = {'"', '\\', '\n', '\r', '\t', 0x01, 0x1f, 0x00};
+    static const unsigned char plain[] = {'a', ' ', 0x7f, 0xc3, 0xa9, 0xff, 0x20, '~'};
+    struct mf_buf got = MF_BUF_INIT, want = MF_BUF_INIT;
+    char in[40];
+    for (size_t len = 1; len < sizeof in; len++)
+        for (size_t pos = 0; pos < len; pos++)
+            for (size_t k = 0; k < sizeof special; k++) {
+                for (size_t i = 0; i < len; i++)
+                    in[i] = (char)plain[(i * 7 + len) % sizeof plain];
+                in[pos] = (char)special[k];
+                mf_buf_reset(&got);
+                mf_buf_reset(&want);
+                assert_int_equal(mf_buf_json_escape(&got, in, len), 0);
+                for (size_t i = 0; i < len; i++) {
+                    unsigned char c = (unsigned char)in[i];
+                    if (c == '"' || c == '\\')
+                        mf_buf_printf(&want, "\\%c", c);
+                    else if (c == '\n')
+                        mf_buf_puts(&want, "\\n");
+                    else if (c == '\r')
+                        mf_buf_puts(&want, "\\r");
+                    else if (c == '\t')
+                        mf_buf_puts(&want, "\\t");
+                    else if (c < 0x20)
+                        mf_buf_printf(&want, "\\u%04x", c);
+                    else
+                        mf_buf_putc(&want, (char)c);
+                }
+                assert_int_equal(got.len, want.len);
+                assert_memory_equal(got.data, want.data, want.len);
+            }
+    mf_buf_release(&got);
+    mf_buf_release(&want);
+}
+
 static void strmap_inserts_and_finds(void **state)
 {
     (void)state;
@@ -335,6 +375,7 @@ int main(void)
         cmocka_unit_test(time_rejects_impossible),
         cmocka_unit_test(time_formats_round_trip),
         cmocka_unit_test(buf_grows_and_limits),
+        cmocka_unit_test(json_escape_every_position),
         cmocka_unit_test(strmap_inserts_and_finds),
         cmocka_unit_test(sha256_known_vector),
         cmocka_unit_test(reader_reads_lines),

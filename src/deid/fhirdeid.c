@@ -415,9 +415,10 @@ int mf_deid_worker_resource(struct mf_deid_worker *w, cJSON *r, const char *subj
     }
     if (worker_context(w, subject, subject_len, patient) != 0)
         return mf_err_set(err, MF_ENOMEM, "out of memory");
+    /* the worker's own copy of the id: the rules rewrite the tree the caller's points into */
     w->subj.key = &s->key;
-    w->subj.id = subject;
-    w->subj.id_len = subject_len;
+    w->subj.id = w->subject.data;
+    w->subj.id_len = w->subject.len;
     w->subj.shift = w->shift; /* computed when the context changed to this patient */
     struct mf_deid_apply a = {&s->key, w->subj.shift, worker_text, w, s->text_only};
     return mf_deid_rules_apply(s->rules, &a, r, err);
@@ -540,14 +541,8 @@ static int one_resource(struct run *run, struct task *t, struct mf_deid_worker *
     const char *sid = NULL;
     size_t sn = 0;
     mf_deid_resource_subject(r, NULL, NULL, &sid, &sn);
-    struct mf_buf sub = MF_BUF_INIT; /* the id lives in the tree, which the rules rewrite */
-    if (sid && mf_buf_append(&sub, sid, sn) != 0) {
-        mf_buf_release(&sub);
-        return t->rc = mf_err_set(&t->err, MF_ENOMEM, "out of memory");
-    }
     struct mf_err e = {0, {0}};
-    int rc = mf_deid_worker_resource(w, r, sid ? sub.data : NULL, sn, patient, &e);
-    mf_buf_release(&sub);
+    int rc = mf_deid_worker_resource(w, r, sid, sn, patient, &e);
     if (rc == MF_ENOMEM) {
         t->rc = rc;
         t->err = e;

@@ -257,8 +257,7 @@ int mf_deid_cap_age(cJSON *patient, int64_t ref)
 
 /* --- which patient a resource belongs to --------------------------------------------------- */
 
-/* The id of a "Patient/ID" reference, also as the tail of a URL, with "/_history/N" cut. */
-static int patient_ref_id(const char *ref, const char **id, size_t *n)
+int mf_deid_patient_ref(const char *ref, const char **id, size_t *n)
 {
     size_t len = strlen(ref);
     const char *h = strstr(ref, "/_history/");
@@ -296,13 +295,15 @@ int mf_deid_resource_subject(const cJSON *r,
         const char *ref = mf_json_str(mf_json_obj(r, keys[i]), "reference");
         if (ref == NULL)
             continue;
-        if (strncmp(ref, "urn:uuid:", 9) == 0) {
+        if (strncmp(ref, "urn:", 4) == 0) {
             const char *got = lookup ? lookup(arg, ref, n) : NULL;
-            if (got && patient_ref_id(got, id, n))
+            if (got) {
+                *id = got;
                 return 1;
+            }
             continue;
         }
-        if (patient_ref_id(ref, id, n))
+        if (mf_deid_patient_ref(ref, id, n))
             return 1;
     }
     return 0;

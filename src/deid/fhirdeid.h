@@ -82,9 +82,14 @@ int mf_deid_session_hook(struct mf_deid_session *s, struct cJSON *r, const char 
  * original.  Returns 1 when moved, 0 when not, MF_EPARSE for a birthDate that is no date. */
 int mf_deid_cap_age(struct cJSON *patient, int64_t ref);
 
+/* The id of a reference to a Patient: "Patient/ID", also as the tail of a URL, with
+ * "/_history/N" cut.  Returns 1 with *id (pointing into ref) and *n set, else 0. */
+int mf_deid_patient_ref(const char *ref, const char **id, size_t *n);
+
 /* The source patient id a resource belongs to: its id for a Patient, else the id in its
- * subject / patient / beneficiary reference ("Patient/ID", ".../Patient/ID"); "urn:uuid:"
- * references are looked up with lookup (may be NULL).  Returns 1 with *id and *n set, else 0. */
+ * subject / patient / beneficiary reference (mf_deid_patient_ref); a "urn:" reference is
+ * handed to lookup (may be NULL), which returns the id of the Patient it names, or NULL.  Returns 1
+ * with *id and *n set, else 0. */
 int mf_deid_resource_subject(const struct cJSON *r,
                              const char *(*lookup)(void *arg, const char *ref, size_t *n),
                              void *arg, const char **id, size_t *n);

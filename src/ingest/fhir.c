@@ -28,6 +28,7 @@
 
 #include "core/json.h"
 #include "core/timeutil.h"
+#include "deid/fhirdeid.h"
 #include "deid/zip3.h"
 
 /* A bad record: returned by bad(), which notes the issue to record. */
@@ -566,23 +567,14 @@ static int resolve_patient(const struct doc *d, const char *ref, const char **id
         *n = strlen(pid);
         return 0;
     }
-    size_t len = strlen(ref);
-    const char *h = strstr(ref, "/_history/");
-    if (h)
-        len = (size_t)(h - ref);
-    const char *slash = NULL;
-    for (size_t i = len; i > 0; i--) {
-        if (ref[i - 1] == '/') {
-            slash = ref + i - 1;
-            break;
-        }
-    }
-    if (slash == NULL || slash + 1 == ref + len || slash - ref < 7 ||
-        memcmp(slash - 7, "Patient", 7) != 0 || (slash - 7 > ref && slash[-8] != '/'))
-        return -1;
-    *id = slash + 1;
-    *n = len - (size_t)(slash + 1 - ref);
-    return 0;
+    return mf_deid_patient_ref(ref, id, n) ? 0 : -1;
+}
+
+/* resolve_patient for "urn:" references, as mf_deid_resource_subject's lookup. */
+static const char *urn_patient(void *arg, const char *ref, size_t *n)
+{
+    const char *id;
+    return resolve_patient(arg, ref, &id, n) == 0 ? id : NULL;
 }
 
 /* Set the record's subject from r[key] (falling back to r[alt]): a Reference to a Patient. */
@@ -1299,18 +1291,8 @@ static int deid_resource(struct doc *d, cJSON *r)
         return 0;
     const char *sid = NULL;
     size_t sn = 0;
-    const char *t = mf_json_str(r, "resourceType");
-    if (t && strcmp(t, "Patient") == 0) {
-        sid = mf_json_str(r, "id");
-        sn = sid ? strlen(sid) : 0;
-    } else {
-        static const char *const keys[] = {"subject", "patient", "beneficiary"};
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0] && sid == NULL; i++) {
-            const char *ref = mf_json_str(mf_json_obj(r, keys[i]), "reference");
-            if (ref && resolve_patient(d, ref, &sid, &sn) != 0)
-                sid = NULL;
-        }
-    }
+    if (!mf_deid_resource_subject(r, urn_patient, d, &sid, &sn))
+        sid = NULL;
     struct mf_err e = {0, {0}};
     int rc = deid->fhir_resource(deid->ctx, r, sid, sid ? sn : 0, &e);
     if (rc == MF_EPARSE) {

@@ -85,8 +85,8 @@ static const char *no_lookup(void *arg, const char *ref, size_t *n)
 {
     (void)arg;
     if (strcmp(ref, "urn:uuid:abc") == 0) {
-        *n = 9;
-        return "Patient/q";
+        *n = 1;
+        return "q";
     }
     return NULL;
 }

@@ -6,6 +6,7 @@
 #include "cli/opts.h"
 #include "core/hash.h"
 #include "core/fs.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "deid/deid.h"
 #include "deid/fhirdeid.h"
@@ -41,8 +42,10 @@ static int scan_patients(struct mf_deid_session *s, const char *const *paths, si
     static const char *const sfx[] = {".ndjson", ".ndjson.gz", NULL};
     struct mf_strlist files = {0};
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = mf_fs_list(paths[i], sfx, &files, err);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = mf_fs_is_dir(paths[i]) ? mf_json_bulk_export_files(paths[i], &files, err) : 0;
+        rc = rc == 0 ? mf_fs_list(paths[i], sfx, &files, err) : rc < 0 ? rc : 0;
+    }
     size_t named = 0;
     for (size_t i = 0; i < files.n; i++) {
         const char *base = strrchr(files.items[i], '/');

@@ -1,6 +1,10 @@
 /* json.c - cJSON parsing into a per-thread arena (see json.h). */
 #include "core/json.h"
 #include "core/err.h"
+#include "core/fs.h"
+
+#include <limits.h>
+#include <stdio.h>
 
 #include <pthread.h>
 #include <stdint.h>
@@ -213,4 +217,46 @@ int mf_json_print(const cJSON *item, struct mf_buf *out)
     if (rc == 0 && (rc = mf_buf_grow(out, 0)) == 0)
         out->data[out->len] = '\0'; /* as every mf_buf append leaves it */
     return rc;
+}
+
+int mf_json_bulk_export_files(const char *dir, struct mf_strlist *files, struct mf_err *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/export.json", dir);
+    if (!mf_fs_exists(path))
+        return 0;
+    struct mf_buf b = MF_BUF_INIT;
+    int rc = mf_fs_read_file(path, (size_t)64 << 20, &b, err);
+    if (rc)
+        return rc;
+    cJSON *m = cJSON_ParseWithLength(b.data, b.len);
+    mf_buf_release(&b);
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(m, "output");
+    if (!cJSON_IsArray(out)) {
+        cJSON_Delete(m);
+        return mf_err_set(err, MF_EPARSE, "'%s': not a Bulk Data manifest (no output list)", path);
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, out)
+    {
+        const char *url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "url"));
+        const char *base = url ? strrchr(url, '/') : NULL;
+        base = base ? base + 1 : url;
+        if (base == NULL || base[0] == '\0' || base[0] == '.') {
+            rc = mf_err_set(err, MF_EPARSE, "'%s': an output entry has no usable url", path);
+            break;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, base);
+        if (!mf_fs_exists(path)) {
+            rc =
+                mf_err_set(err, MF_ENOTFOUND, "'%s/export.json' lists a file that is missing", dir);
+            break;
+        }
+        if (mf_strlist_push(files, path) != 0) {
+            rc = mf_err_set(err, MF_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    cJSON_Delete(m);
+    return rc ? rc : 1;
 }

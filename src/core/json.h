@@ -29,6 +29,14 @@ void mf_json_release(cJSON *root);
  * survive a parse and print exactly.  0 or MF_ENOMEM. */
 int mf_json_print(const cJSON *item, struct mf_buf *out);
 
+/* A Bulk Data export folder (one with export.json): append the files its manifest lists,
+ * resolved by their last path segment inside dir.  Returns 1 when dir has a manifest, 0 when
+ * not, or an error naming the manifest (no output list, an entry without a usable url, a
+ * listed file that is missing). */
+struct mf_strlist;
+struct mf_err;
+int mf_json_bulk_export_files(const char *dir, struct mf_strlist *files, struct mf_err *err);
+
 /* The string value of obj[key], or NULL when absent or not a string. */
 const char *mf_json_str(const cJSON *obj, const char *key);
 /* obj[key] when it is an object / array, else NULL. */

@@ -1000,20 +1000,10 @@ static int list_inputs(const struct mf_deid_fhir_opts *o, struct mf_strlist *fil
     static const char *const sfx[] = {".json", ".ndjson", ".ndjson.gz", NULL};
     for (size_t i = 0; i < o->n_paths; i++) {
         size_t before = files->n;
-        char man[PATH_MAX];
-        snprintf(man, sizeof man, "%s/export.json", o->paths[i]);
-        int rc;
-        if (mf_fs_is_dir(o->paths[i]) && mf_fs_exists(man)) {
-            struct mf_strlist all = {0};
-            rc = mf_fs_list(o->paths[i], sfx, &all, err);
-            for (size_t k = 0; rc == 0 && k < all.n; k++)
-                if (is_ndjson(all.items[k]) && mf_strlist_push(files, all.items[k]) != 0)
-                    rc = mf_err_set(err, MF_ENOMEM, "out of memory");
-            mf_strlist_free(&all);
-        } else {
+        int rc = mf_fs_is_dir(o->paths[i]) ? mf_json_bulk_export_files(o->paths[i], files, err) : 0;
+        if (rc == 0)
             rc = mf_fs_list(o->paths[i], sfx, files, err);
-        }
-        if (rc)
+        if (rc < 0)
             return rc;
         if (files->n == before)
             return mf_err_set(err, MF_ENOTFOUND, "no .json or .ndjson files found in '%s'",

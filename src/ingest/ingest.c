@@ -21,6 +21,7 @@
 #include <omp.h>
 
 #include "core/fs.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/progress.h"
 #include "store/store.h"
@@ -391,50 +392,6 @@ static int run_ndjson(struct mf_ingest_ctx *ctxs, int n, const struct mf_strlist
     return rc;
 }
 
-/* A Bulk Data export folder (one with export.json): the files its manifest lists, resolved
- * by their last path segment inside dir.  Returns 1 when dir has a manifest, 0 when not. */
-static int list_export(const char *dir, struct mf_strlist *files, struct mf_err *err)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/export.json", dir);
-    if (!mf_fs_exists(path))
-        return 0;
-    struct mf_buf b = MF_BUF_INIT;
-    int rc = mf_fs_read_file(path, (size_t)64 << 20, &b, err);
-    if (rc)
-        return rc;
-    cJSON *m = cJSON_ParseWithLength(b.data, b.len);
-    mf_buf_release(&b);
-    const cJSON *out = cJSON_GetObjectItemCaseSensitive(m, "output");
-    if (!cJSON_IsArray(out)) {
-        cJSON_Delete(m);
-        return mf_err_set(err, MF_EPARSE, "'%s': not a Bulk Data manifest (no output list)", path);
-    }
-    const cJSON *e;
-    cJSON_ArrayForEach(e, out)
-    {
-        const char *url = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "url"));
-        const char *base = url ? strrchr(url, '/') : NULL;
-        base = base ? base + 1 : url;
-        if (base == NULL || base[0] == '\0' || base[0] == '.') {
-            rc = mf_err_set(err, MF_EPARSE, "'%s': an output entry has no usable url", path);
-            break;
-        }
-        snprintf(path, sizeof path, "%s/%s", dir, base);
-        if (!mf_fs_exists(path)) {
-            rc =
-                mf_err_set(err, MF_ENOTFOUND, "'%s/export.json' lists a file that is missing", dir);
-            break;
-        }
-        if (mf_strlist_push(files, path) != 0) {
-            rc = mf_err_set(err, MF_ENOMEM, "out of memory");
-            break;
-        }
-    }
-    cJSON_Delete(m);
-    return rc ? rc : 1;
-}
-
 static int list_inputs(const struct mf_ingest_opts *o, struct mf_strlist *files, int64_t *bytes,
                        struct mf_err *err)
 {
@@ -445,7 +402,7 @@ static int list_inputs(const struct mf_ingest_opts *o, struct mf_strlist *files,
         size_t before = files->n;
         int rc = 0;
         if (o->format == MF_FORMAT_NDJSON && mf_fs_is_dir(o->paths[i]))
-            rc = list_export(o->paths[i], files, err);
+            rc = mf_json_bulk_export_files(o->paths[i], files, err);
         if (rc < 0)
             return rc;
         if (rc == 0 && (rc = mf_fs_list(o->paths[i], sfx, files, err)) != 0)

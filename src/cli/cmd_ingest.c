@@ -46,18 +46,8 @@ static int scan_patients(struct mf_deid_session *s, const char *const *paths, si
         rc = mf_fs_is_dir(paths[i]) ? mf_json_bulk_export_files(paths[i], &files, err) : 0;
         rc = rc == 0 ? mf_fs_list(paths[i], sfx, &files, err) : rc < 0 ? rc : 0;
     }
-    size_t named = 0;
-    for (size_t i = 0; i < files.n; i++) {
-        const char *base = strrchr(files.items[i], '/');
-        base = base ? base + 1 : files.items[i];
-        named += strncmp(base, "Patient", 7) == 0;
-    }
-    for (size_t i = 0; i < files.n && rc == 0; i++) {
-        const char *base = strrchr(files.items[i], '/');
-        base = base ? base + 1 : files.items[i];
-        if (named == 0 || strncmp(base, "Patient", 7) == 0)
-            rc = mf_deid_session_scan_ndjson(s, files.items[i], err);
-    }
+    if (rc == 0)
+        rc = mf_deid_session_scan_files(s, (const char *const *)files.items, files.n, err);
     mf_strlist_free(&files);
     return rc;
 }

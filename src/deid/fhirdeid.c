@@ -135,6 +135,27 @@ const char *mf_deid_session_rules_name(const struct mf_deid_session *s)
     return mf_deid_rules_name(s->rules);
 }
 
+static const char *base_name(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+static int is_ndjson(const char *path);
+
+int mf_deid_session_scan_files(struct mf_deid_session *s, const char *const *paths, size_t n,
+                               struct mf_err *err)
+{
+    size_t named = 0;
+    for (size_t i = 0; i < n; i++)
+        named += is_ndjson(paths[i]) && strncmp(base_name(paths[i]), "Patient", 7) == 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (is_ndjson(paths[i]) && (named == 0 || strncmp(base_name(paths[i]), "Patient", 7) == 0))
+            rc = mf_deid_session_scan_ndjson(s, paths[i], err);
+    return rc;
+}
+
 size_t mf_deid_session_patients(const struct mf_deid_session *s)
 {
     return s->patients.n;
@@ -1096,10 +1117,8 @@ int mf_deid_fhir_run(const struct mf_deid_fhir_opts *o, struct mf_deid_fhir_resu
         mf_strlist_free(&run.files);
         return rc ? rc : mf_err_set(err, MF_ENOMEM, "out of memory");
     }
-    /* Pass 1: the patients' own identifiers, from every NDJSON input. */
-    for (size_t f = 0; f < run.files.n && rc == 0; f++)
-        if (is_ndjson(run.files.items[f]))
-            rc = mf_deid_session_scan_ndjson(run.s, run.files.items[f], err);
+    /* Pass 1: the patients' own identifiers, from the NDJSON inputs. */
+    rc = mf_deid_session_scan_files(run.s, (const char *const *)run.files.items, run.files.n, err);
 
     char tmp[PATH_MAX];
     snprintf(tmp, sizeof tmp, "%s.partial-%ld", o->out, (long)getpid());

@@ -56,6 +56,10 @@ int mf_deid_session_add_patient(struct mf_deid_session *s, const struct cJSON *p
 /* Add every Patient of an NDJSON file (plain or gzip) to the table.  Lines that are not
  * Patients are skipped unparsed; malformed lines are left for the de-identifying pass. */
 int mf_deid_session_scan_ndjson(struct mf_deid_session *s, const char *path, struct mf_err *err);
+/* The same for the NDJSON files among paths: those named Patient* when there are any (a Bulk
+ * Data export keeps one resource type per file), else all of them. */
+int mf_deid_session_scan_files(struct mf_deid_session *s, const char *const *paths, size_t n,
+                               struct mf_err *err);
 size_t mf_deid_session_patients(const struct mf_deid_session *s);
 
 struct mf_deid_worker;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nettle/base64.h>
+
 int mf_buf_grow(struct mf_buf *b, size_t n)
 {
     size_t max = b->max ? b->max : SIZE_MAX / 2;
@@ -189,4 +191,39 @@ char *mf_buf_detach(struct mf_buf *b, size_t *len)
     b->data = NULL;
     b->len = b->cap = 0;
     return p;
+}
+
+/* Decode s with one of Nettle's base64 alphabets into out (replacing its contents). */
+static int base64_try(const char *s, size_t n, struct mf_buf *out, int url)
+{
+    struct base64_decode_ctx ctx;
+    if (url)
+        base64url_decode_init(&ctx);
+    else
+        base64_decode_init(&ctx);
+    mf_buf_reset(out);
+    int rc = mf_buf_grow(out, BASE64_DECODE_LENGTH(n) + 1);
+    if (rc)
+        return rc;
+    size_t k = BASE64_DECODE_LENGTH(n);
+    if (!base64_decode_update(&ctx, &k, (uint8_t *)out->data, n, s))
+        return MF_EPARSE;
+    /* padding is optional for some senders: supply what is missing */
+    size_t digits = 0;
+    for (size_t i = 0; i < n; i++)
+        digits += s[i] != ' ' && s[i] != '\n' && s[i] != '\r' && s[i] != '\t';
+    size_t pad = (4 - digits % 4) % 4, k2 = 0;
+    if (pad == 3 ||
+        (pad && !base64_decode_update(&ctx, &k2, (uint8_t *)out->data + k, pad, "==")) ||
+        !base64_decode_final(&ctx))
+        return MF_EPARSE;
+    out->len = k + k2;
+    out->data[out->len] = '\0';
+    return 0;
+}
+
+int mf_base64_decode(const char *s, size_t n, struct mf_buf *out)
+{
+    int rc = base64_try(s, n, out, 0);
+    return rc == MF_EPARSE ? base64_try(s, n, out, 1) : rc;
 }

@@ -35,6 +35,10 @@ int mf_buf_json_escape(struct mf_buf *b, const char *s, size_t n);
 int mf_buf_put_double(struct mf_buf *b, double v);
 /* Append s as a JSON string, quotes included. */
 int mf_buf_json_string(struct mf_buf *b, const char *s, size_t n);
+/* Decode base64 (the standard alphabet, or the URL-safe one some senders use; whitespace
+ * ignored, padding optional) into b, replacing its contents.  0, MF_EPARSE for bad input, or a
+ * buffer error. */
+int mf_base64_decode(const char *s, size_t n, struct mf_buf *b);
 void mf_buf_reset(struct mf_buf *b);
 void mf_buf_release(struct mf_buf *b);
 char *mf_buf_detach(struct mf_buf *b, size_t *len);

@@ -5,8 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <nettle/base64.h>
-
 #include "core/fs.h"
 #include "core/json.h"
 #include "core/strmap.h"
@@ -261,22 +259,15 @@ int mf_deid_corpus_load_synth(const char *dir, struct mf_deid_corpus *c, struct 
             mf_json_release(res);
             continue;
         }
-        size_t dn = strlen(data);
-        mf_buf_reset(&dec);
-        if ((rc = mf_buf_grow(&dec, BASE64_DECODE_LENGTH(dn) + 1)) != 0) {
+        rc = mf_base64_decode(data, strlen(data), &dec);
+        if (rc) {
             mf_json_release(res);
+            if (rc == MF_EPARSE)
+                rc = mf_err_set(err, MF_EPARSE, "%s:%lld: attachment is not valid base64", path,
+                                (long long)r.line);
             break;
         }
-        struct base64_decode_ctx ctx;
-        base64_decode_init(&ctx);
-        size_t outn = BASE64_DECODE_LENGTH(dn);
-        if (!base64_decode_update(&ctx, &outn, (uint8_t *)dec.data, dn, data) ||
-            !base64_decode_final(&ctx)) {
-            mf_json_release(res);
-            rc = mf_err_set(err, MF_EPARSE, "%s:%lld: attachment is not valid base64", path,
-                            (long long)r.line);
-            break;
-        }
+        size_t outn = dec.len;
         int added;
         struct mf_strmap_slot *sl = mf_strmap_upsert(&ids, id, strlen(id), &added);
         if (sl == NULL || doc_add(c, dec.data, outn) != 0) {

@@ -1680,32 +1680,6 @@ static int perturb(struct walk *w, const struct rule *ru, cJSON *node, int d)
     return 0;
 }
 
-/* Base64: decode (whitespace ignored, padding optional) into out. */
-static int b64_decode(const char *s, size_t n, struct mf_buf *out)
-{
-    struct base64_decode_ctx ctx;
-    base64_decode_init(&ctx);
-    mf_buf_reset(out);
-    if (mf_buf_grow(out, BASE64_DECODE_LENGTH(n) + 4))
-        return MF_ENOMEM;
-    size_t k = BASE64_DECODE_LENGTH(n) + 1;
-    if (!base64_decode_update(&ctx, &k, (uint8_t *)out->data, n, s))
-        return MF_EPARSE;
-    size_t dg = 0;
-    for (size_t i = 0; i < n; i++)
-        dg += s[i] != ' ' && s[i] != '\n' && s[i] != '\r' && s[i] != '\t';
-    size_t pad = (4 - dg % 4) % 4, k2 = 3;
-    if (pad == 3 || (pad && !base64_decode_update(&ctx, &k2, (uint8_t *)out->data + k, pad, "==")))
-        return MF_EPARSE;
-    if (!pad)
-        k2 = 0;
-    if (!base64_decode_final(&ctx))
-        return MF_EPARSE;
-    out->len = k + k2;
-    out->data[out->len] = '\0';
-    return 0;
-}
-
 static int b64_encode(const char *s, size_t n, struct mf_buf *out)
 {
     mf_buf_reset(out);
@@ -1878,7 +1852,7 @@ static int text_leaf(struct walk *w, cJSON *parent, cJSON *node, int d, size_t n
         const char *cts = cJSON_IsString(ct) ? ct->valuestring : NULL;
         if (cts && strncasecmp(cts, "text/", 5) != 0)
             return 1; /* binary content cannot be de-identified */
-        rc = b64_decode(node->valuestring, n, &w->s2);
+        rc = mf_base64_decode(node->valuestring, n, &w->s2);
         if (rc == MF_ENOMEM)
             return node_err(w, d, rc, "out of memory");
         if (rc)

@@ -24,8 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nettle/base64.h>
-
 #include "core/json.h"
 #include "core/timeutil.h"
 #include "deid/fhirdeid.h"
@@ -735,44 +733,6 @@ static int code_set(struct code *out, const char *pre, const char *s)
 
 /* --- attachments ------------------------------------------------------------------------- */
 
-/* Decode s with one of Nettle's base64 alphabets into out (replacing its contents). */
-static int b64_try(const char *s, size_t n, struct mf_buf *out, int url)
-{
-    struct base64_decode_ctx ctx;
-    if (url)
-        base64url_decode_init(&ctx);
-    else
-        base64_decode_init(&ctx);
-    mf_buf_reset(out);
-    int rc = mf_buf_grow(out, BASE64_DECODE_LENGTH(n) + 1);
-    if (rc)
-        return rc;
-    size_t k = BASE64_DECODE_LENGTH(n);
-    if (!base64_decode_update(&ctx, &k, (uint8_t *)out->data, n, s))
-        return MF_EPARSE;
-    /* padding is optional for some senders: supply what is missing */
-    size_t digits = 0;
-    for (size_t i = 0; i < n; i++)
-        digits += s[i] != ' ' && s[i] != '\n' && s[i] != '\r' && s[i] != '\t';
-    size_t pad = (4 - digits % 4) % 4, k2 = 0;
-    if (pad == 3 ||
-        (pad && !base64_decode_update(&ctx, &k2, (uint8_t *)out->data + k, pad, "==")) ||
-        !base64_decode_final(&ctx))
-        return MF_EPARSE;
-    out->len = k + k2;
-    out->data[out->len] = '\0';
-    return 0;
-}
-
-/* Decode base64 (FHIR's standard alphabet, or the URL-safe one some senders use; whitespace
- * ignored) into out, replacing its contents.  Returns 0, MF_EPARSE for bad input, or a buffer
- * error. */
-static int b64_decode(const char *s, size_t n, struct mf_buf *out)
-{
-    int rc = b64_try(s, n, out, 0);
-    return rc == MF_EPARSE ? b64_try(s, n, out, 1) : rc;
-}
-
 /* Emit attachment a (at path) as a note event code at time t, when it has inline data that
  * is text.  Attachments by url only and non-text content types emit nothing. */
 static int emit_attachment(struct doc *d, const cJSON *a, const char *path, int64_t t,
@@ -791,7 +751,7 @@ static int emit_attachment(struct doc *d, const cJSON *a, const char *path, int6
     size_t n = strlen(data->valuestring);
     if (n / 4 * 3 > MF_MAX_TEXT_LEN)
         return bad(d, MF_ISSUE_TOO_BIG, p, "attachment over the text length limit");
-    int rc = b64_decode(data->valuestring, n, &d->text);
+    int rc = mf_base64_decode(data->valuestring, n, &d->text);
     if (rc == MF_EPARSE)
         return bad(d, MF_ISSUE_BAD_VALUE, p, "attachment data is not valid base64");
     if (rc)

@@ -152,6 +152,30 @@ static void json_escape_every_position(void **state)
     mf_buf_release(&want);
 }
 
+/* Base64 in both alphabets, with and without padding and with line breaks; bad input refused. */
+static void base64_decodes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *want;
+    } ok[] = {{"aGVsbG8gd29ybGQ=", "hello world"},
+              {"aGVsbG8gd29ybGQ", "hello world"},
+              {"aGVs\nbG8g\r\nd29y bGQ=", "hello world"},
+              {"Pz8-", "?\?>"},
+              {"Pz8+", "?\?>"},
+              {"Pz8_", "?\??"},
+              {"", ""}};
+    struct mf_buf b = MF_BUF_INIT;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_int_equal(mf_base64_decode(ok[i].in, strlen(ok[i].in), &b), 0);
+        assert_int_equal(b.len, strlen(ok[i].want));
+        assert_memory_equal(b.data, ok[i].want, b.len);
+    }
+    assert_int_equal(mf_base64_decode("a", 1, &b), MF_EPARSE);
+    assert_int_equal(mf_base64_decode("ab$c", 4, &b), MF_EPARSE);
+    mf_buf_release(&b);
+}
+
 static void strmap_inserts_and_finds(void **state)
 {
     (void)state;
@@ -376,6 +400,7 @@ int main(void)
         cmocka_unit_test(time_formats_round_trip),
         cmocka_unit_test(buf_grows_and_limits),
         cmocka_unit_test(json_escape_every_position),
+        cmocka_unit_test(base64_decodes),
         cmocka_unit_test(strmap_inserts_and_finds),
         cmocka_unit_test(sha256_known_vector),
         cmocka_unit_test(reader_reads_lines),

@@ -14,6 +14,10 @@ Every file is UTF-8, one entry per line, no comments, sorted, deduplicated; entr
 tab or newline.  The loader (src/deid/tagger.c) documents the same format.  Files:
   given-female.txt given-male.txt given-any.txt family.txt city.txt country.txt
   subdivision.txt street.txt street-suffix.txt street-word.txt words.txt proper.txt
+  street-affix.txt city-affix.txt  endings that Faker's locales glue to a name to make a
+                        street ("Industri" + "stigen", "Nilsen" + "hagen") or a town
+                        ("Anne" + "side", "Frode" + "borg"), so an unknown compound word is
+                        recognised by its ending
 Committed hand-written lists (data/deid/lexicon/*.list) are copied beside them by CMake.
 """
 import importlib
@@ -85,6 +89,25 @@ SUFFIX_ATTRS = {"street_suffixes", "street_suffixes_long", "street_suffixes_shor
                 "street_prefixes", "road_suffixes", "street_titles"}
 cities, street_words = set(), set()
 us_suffixes = set()
+street_affixes, city_affixes = set(), set()
+
+
+def affixes(p, fmt_attr, placeholder_prefix, attrs):
+    """The endings of a locale whose formats glue them to another part: {{x}}{{suffix}}."""
+    fmts = seq(getattr(p, fmt_attr, ()))
+    glued = [f for f in fmts if isinstance(f, str) and "}}{{" + placeholder_prefix in f]
+    if not glued:
+        return set()
+    out = set()
+    for a in attrs:
+        for x in seq(getattr(p, a, ())):
+            if isinstance(x, str):
+                x = x.strip(" .").lower()
+                if len(x) >= 3 and x.isalpha():
+                    out.add(x)
+    return out
+
+
 for loc, p in providers("faker.providers.address"):
     for a in dir(p):
         v = getattr(p, a, None)
@@ -96,6 +119,9 @@ for loc, p in providers("faker.providers.address"):
             street_words.update(x.strip(" .") for x in seq(v) if isinstance(x, str))
             if loc == "en_US" and a == "street_suffixes":
                 us_suffixes.update(seq(v))
+    street_affixes.update(affixes(p, "street_name_formats", "street_suffix",
+                                  ("street_suffixes", "street_suffixes_short")))
+    city_affixes.update(affixes(p, "city_formats", "city_suffix", ("city_suffixes",)))
 
 iso = "/usr/share/iso-codes/json/"
 countries, subdivisions = set(), set()
@@ -140,5 +166,7 @@ write("subdivision.txt", subdivisions)
 write("street.txt", STREETS)
 write("street-suffix.txt", us_suffixes)
 write("street-word.txt", street_words | us_suffixes)
+write("street-affix.txt", street_affixes)
+write("city-affix.txt", city_affixes)
 write("words.txt", words)
 write("proper.txt", {p for p in proper if p.lower() not in words})

@@ -438,6 +438,7 @@ struct tok {
     uint32_t s, e;
     uint64_t lf;
     uint8_t kind, cap, sp, used, nm;
+    uint8_t fx; /* a word in a script other than Latin: Greek, Cyrillic, CJK, Arabic... */
     int8_t ctx; /* context category + 1 of the word, 0 none */
     uint8_t cls;
 };
@@ -450,7 +451,8 @@ struct mf_deid_tagger {
     const char *x; /* the text */
     const struct mf_deid_context *ctx;
     int rc;
-    int speakers; /* sure "Name:" speaker labels in the segment */
+    int speakers;            /* sure "Name:" speaker labels in the segment */
+    size_t nlatin, nforeign; /* words of the segment starting with an ASCII letter; fx words */
 };
 
 struct mf_deid_tagger *mf_deid_tagger_new(const struct mf_deid_lexicon *lex)
@@ -1135,13 +1137,23 @@ static void find_number(struct mf_deid_tagger *T, size_t i, size_t *next)
         int slash = 0, dots = 0, other = 0;
         for (int q = 0; q < g; q++) {
             total += c.len[q];
-            if (c.len[q] < 2 && !(q == 0 && (c.plus || c.paren)) && !(q > 0 && c.sep[q] == 'p'))
+            /* one-digit groups: a country code after '+', an area code right after it
+             * ("+64 4 944 3122") */
+            if (c.len[q] < 2 && !(q == 0 && (c.plus || c.paren)) && !(q > 0 && c.sep[q] == 'p') &&
+                !(q == 1 && c.plus && g >= 3))
                 small++;
             if (q) {
                 slash += c.sep[q] == '/';
                 dots += c.sep[q] == '.';
                 other += c.sep[q] != '.';
             }
+        }
+        /* one slash after the area code ("06-87/417 6536") in an international or trunk-prefixed
+         * number, or after a phone cue */
+        int zero = TS(c.tok[0])[0] == '0';
+        if (slash == 1 && total >= 8 && (c.plus || zero || (cues & MF_TG_L_PHCUE))) {
+            slash = 0;
+            other = dots = 0;
         }
         if (total < 7 || total > 15 || slash || small || (dots && other))
             continue;
@@ -1422,7 +1434,29 @@ static int street_affix(const struct mf_deid_tagger *T, size_t i)
         if (n > m + 2 && memcmp(buf + n - m, x, m) == 0)
             return 1;
     }
+    /* the endings Faker's locales glue to a name ("Industristigen", "Nilsenhagen"), for
+     * words no dictionary knows (compound street names are in none) */
+    if (!(T->t[i].lf & (MF_TG_L_WORD | MF_TG_L_ALLOW | MF_TG_L_NAME | MF_TG_L_PROPER |
+                        MF_TG_L_PLACE | MF_TG_L_MONTH | CUE_BITS)) &&
+        (mf_tg_affix(T->lex, buf, n, 4) & MF_TG_L_STAFFIX))
+        return 1;
     return 0;
+}
+
+/* A house number with a letter: "6c", "12B". */
+static int house_mix(const struct mf_deid_tagger *T, size_t i)
+{
+    if (i >= T->nt)
+        return 0;
+    const char *s = TS(i);
+    size_t n = TLEN(i), d = 0;
+    if (T->t[i].kind != K_MIX || n > 5)
+        return 0;
+    while (d < n && s[d] >= '0' && s[d] <= '9')
+        d++;
+    if (d == 0 || d > 4 || n - d != 1)
+        return 0;
+    return ((s[d] | 0x20) >= 'a' && (s[d] | 0x20) <= 'z') ? 1 : 0;
 }
 
 static int is_connector(const struct mf_deid_tagger *T, size_t i)
@@ -1479,13 +1513,63 @@ static int street_stop(const struct mf_deid_tagger *T, size_t i)
 }
 
 static int us_state(const char *s, size_t n);
+static int medical_shape(const char *s, size_t n);
+
+static int is_upper_letter(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static int is_upper_alnum(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_upper_letter(s[i]) && !(s[i] >= '0' && s[i] <= '9'))
+            return 0;
+    return n > 0;
+}
+
+/* Postal codes of other shapes at token i, in an address tail: "00-856", "H-4955", "3693UT",
+ * "L2H 2DY", "SW1A 1AA". The token after the code, or 0. */
+static size_t tail_postcode(const struct mf_deid_tagger *T, size_t i)
+{
+    if (i + 2 < T->nt && T->t[i + 1].sp == 0 && T->t[i + 2].sp == 0 && is_p(T, i + 1, '-') &&
+        T->t[i + 2].kind == K_NUM) {
+        /* 00-856 (Poland); H-4955 (Hungary), D-10115, CH-8001 */
+        if (T->t[i].kind == K_NUM && TLEN(i) == 2 && TLEN(i + 2) == 3)
+            return i + 3;
+        if (T->t[i].kind == K_WORD && TLEN(i) <= 2 && is_upper_ascii(TS(i), TLEN(i)) &&
+            TLEN(i + 2) >= 4 && TLEN(i + 2) <= 5)
+            return i + 3;
+        return 0;
+    }
+    if (T->t[i].kind != K_MIX)
+        return 0;
+    const char *s = TS(i);
+    size_t n = TLEN(i), d = 0;
+    while (d < n && s[d] >= '0' && s[d] <= '9')
+        d++;
+    /* 3693UT (the Netherlands) */
+    if (d == 4 && n == 6 && is_upper_letter(s[4]) && is_upper_letter(s[5]))
+        return i + 1;
+    /* UK and Canada: an outward code (letter first, 2-4 characters), space, an inward code
+     * (digit and two letters): L2H 2DY, SW1A 1AA, K1A 0B1 */
+    if (d == 0 && n >= 2 && n <= 4 && is_upper_letter(s[0]) && is_upper_alnum(s, n) &&
+        i + 1 < T->nt && T->t[i + 1].sp == 1 && T->t[i + 1].kind == K_MIX && TLEN(i + 1) == 3) {
+        const char *u = TS(i + 1);
+        if (u[0] >= '0' && u[0] <= '9' && is_upper_alnum(u, 3) &&
+            ((is_upper_letter(u[1]) && is_upper_letter(u[2])) ||
+             (is_upper_letter(u[1]) && u[2] >= '0' && u[2] <= '9')))
+            return i + 2;
+    }
+    return 0;
+}
 
 /* City, state, ZIP and unit lines after an address ending at token e; returns the last token
  * consumed. */
 static size_t address_tail(struct mf_deid_tagger *T, size_t e)
 {
     size_t j = e + 1, last = e;
-    int lines = 0;
+    int lines = 0, zip_last = 0;
     for (int steps = 0; steps < 14 && j < T->nt; steps++) {
         if (T->t[j].sp == 2 && ++lines > 4)
             break;
@@ -1510,6 +1594,25 @@ static size_t address_tail(struct mf_deid_tagger *T, size_t e)
             }
             break;
         }
+        size_t zq = tail_postcode(T, j);
+        if (zq) {
+            add_toks(T, j, zq - 1, MF_DEID_ZIP, 0.75f);
+            last = zq - 1;
+            j = zq;
+            zip_last = 1;
+            continue;
+        }
+        /* "H-4123 györgyvég": a lower-case word no dictionary knows after the postal code or
+         * alone on its line */
+        if (T->t[j].kind == K_WORD && T->t[j].cap == 2 && TLEN(j) >= 4 &&
+            !(T->t[j].lf & (MF_TG_L_WORD | MF_TG_L_ALLOW | CUE_BITS | MF_TG_L_MONTH)) &&
+            (zip_last || T->t[j].sp == 2) && !medical_shape(TS(j), TLEN(j))) {
+            add_toks(T, j, j, MF_DEID_CITY, 0.6f);
+            last = j++;
+            zip_last = 0;
+            continue;
+        }
+        zip_last = 0;
         if (T->t[j].kind == K_NUM) {
             size_t k = j;
             unsigned len = (unsigned)TLEN(j);
@@ -1528,6 +1631,7 @@ static size_t address_tail(struct mf_deid_tagger *T, size_t e)
             add_toks(T, j, k, MF_DEID_ZIP, 0.8f);
             last = k;
             j = k + 1;
+            zip_last = 1;
             continue;
         }
         if ((T->t[j].lf & MF_TG_L_STSUF) && j == last + 1) {
@@ -1554,9 +1658,12 @@ static size_t address_tail(struct mf_deid_tagger *T, size_t e)
         }
         if (capword(T, j) || (T->t[j].kind == K_WORD && (T->t[j].lf & MF_TG_L_PLACE))) {
             size_t k = j;
+            /* "útja 62. St. Stephen's": a cue word after a period starts a sentence */
+            if (is_p(T, j - 1, '.') && (T->t[j].lf & CUE_BITS) && !(T->t[j].lf & MF_TG_L_PLACE))
+                break;
             while (k + 1 < T->nt && T->t[k + 1].sp == 1 &&
                    (capword(T, k + 1) || (is_connector(T, k + 1) && capword(T, k + 2))) &&
-                   k - j < 4)
+                   !tail_postcode(T, k + 1) && k - j < 4)
                 k++;
             /* a run of common words is prose, not a place */
             int plausible = 0;
@@ -1638,6 +1745,19 @@ static int find_address(struct mf_deid_tagger *T, size_t i, size_t *next)
             k++;
             continue;
         }
+        /* "Árpád fejedelem útja 62": lower-case words no dictionary knows, then a street
+         * word within two words */
+        if (words && !stword && T->t[k].kind == K_WORD && T->t[k].cap == 2 &&
+            !(T->t[k].lf & (MF_TG_L_WORD | MF_TG_L_ALLOW | CUE_BITS)) &&
+            ((k + 1 < T->nt && T->t[k + 1].sp == 1 &&
+              ((T->t[k + 1].lf & MF_TG_L_STWORD) || street_affix(T, k + 1))) ||
+             (k + 2 < T->nt && T->t[k + 1].sp == 1 && T->t[k + 2].sp == 1 &&
+              T->t[k + 1].kind == K_WORD && !(T->t[k + 1].lf & (MF_TG_L_WORD | CUE_BITS)) &&
+              ((T->t[k + 2].lf & MF_TG_L_STWORD) || street_affix(T, k + 2))))) {
+            words++;
+            k++;
+            continue;
+        }
         /* "rue des lieutemants Thomazo": after a street word, words no dictionary knows */
         if (stword && T->t[k].kind == K_WORD &&
             (is_connector(T, k) || !(T->t[k].lf & (MF_TG_L_WORD | MF_TG_L_ALLOW | CUE_BITS)))) {
@@ -1658,12 +1778,17 @@ static int find_address(struct mf_deid_tagger *T, size_t i, size_t *next)
     } else if (stword) {
         end = k - 1;
     }
-    /* "Koskikatu 25", "Rua do Arenque 1634": a house number after the name */
-    if (end && end + 1 < T->nt && T->t[end + 1].kind == K_NUM && T->t[end + 1].sp == 1 &&
-        TLEN(end + 1) <= 5)
+    /* "Koskikatu 25", "Rua do Arenque 1634": a house number after the name ("6c", "5/5",
+     * "6b/2") */
+    if (end && end + 1 < T->nt && T->t[end + 1].sp == 1 &&
+        (T->t[end + 1].kind == K_NUM || house_mix(T, end + 1)) && TLEN(end + 1) <= 5) {
         end++;
-    else if (!end && numbered && plain == words && k < T->nt && T->t[k].kind == K_NUM &&
-             T->t[k].sp == 1 && TLEN(k) <= 4)
+        if (end + 2 < T->nt && is_p(T, end + 1, '/') && T->t[end + 1].sp == 0 &&
+            T->t[end + 2].sp == 0 && (T->t[end + 2].kind == K_NUM || house_mix(T, end + 2)) &&
+            TLEN(end + 2) <= 4)
+            end += 2;
+    } else if (!end && numbered && plain == words && k < T->nt && T->t[k].kind == K_NUM &&
+               T->t[k].sp == 1 && TLEN(k) <= 4)
         end = k; /* "20789 Allika 46" */
     if (!end)
         return 0;
@@ -1672,8 +1797,11 @@ static int find_address(struct mf_deid_tagger *T, size_t i, size_t *next)
          * must follow ("Via Franscini 71") */
         if (T->t[end].kind != K_NUM)
             return 0;
+        /* "Brezova ulica 14b": a lower-case street word after the name also does */
+        int lower_stword = stword > i + 1 && T->t[stword - 1].cap == 2 &&
+                           (T->t[stword - 1].lf & MF_TG_L_STWORD) && TLEN(stword - 1) >= 3;
         if (sentence_start(T, i) == 0 && !(T->t[i].lf & MF_TG_L_STWORD) && !street_affix(T, i) &&
-            !(cues_before(T, i, 2) & (MF_TG_L_PCUE | MF_TG_L_WCUE)))
+            !lower_stword && !(cues_before(T, i, 2) & (MF_TG_L_PCUE | MF_TG_L_WCUE)))
             return 0;
     }
     add_toks(T, i, end, MF_DEID_ADDRESS, 0.85f);
@@ -1894,6 +2022,14 @@ static int classify(const struct mf_deid_tagger *T, size_t i)
     uint64_t lf = k->lf;
     if (n == 1)
         return cs == 1 && s[0] != 'I' ? C_INIT : C_NONE;
+    /* a word of another script in an English text ("from πεντέλης", "Dr 王"): a proper noun,
+     * whatever its case; not in a text mostly of that script */
+    if (k->fx && !(lf & (MF_TG_L_WORD | MF_TG_L_ALLOW | CUE_BITS)) &&
+        T->nlatin >= 2 * T->nforeign + 2) {
+        if (lf & MF_TG_L_PLACE)
+            return C_PLACE;
+        return (lf & MF_TG_L_NAME) ? C_NAME : C_UNK;
+    }
     if (cs != 1) {
         if (cs == 2 && (lf & MF_TG_L_NAME) && !(lf & (MF_TG_L_WORD | MF_TG_L_ALLOW | CUE_BITS)))
             return C_LNAME;
@@ -1919,8 +2055,16 @@ static int classify(const struct mf_deid_tagger *T, size_t i)
         return upper ? C_NONE : C_AMBIG;
     if (upper)
         return n >= 4 ? C_UNKCAPS : C_NONE;
-    if (n <= 3 || medical_shape(s, n))
+    if (n <= 3)
         return C_NONE;
+    if (medical_shape(s, n)) {
+        /* "Anneside", "Eastgate": a town's ending (Faker's compound town names) outweighs a
+         * drug-like one (-ide, -ate) */
+        char buf[MF_TG_MAXWORD];
+        size_t f = mf_tg_fold(s, n, buf, sizeof buf);
+        if (!f || !(mf_tg_affix(T->lex, buf, f, 4) & MF_TG_L_CITYAFFIX))
+            return C_NONE;
+    }
     return C_UNK;
 }
 
@@ -1930,7 +2074,7 @@ static int namey(int c)
 }
 
 /* Lexicon phrase (a multi-word place) starting at token i: the last token, or 0. */
-static size_t lex_phrase(const struct mf_deid_tagger *T, size_t i, uint64_t *flags)
+static size_t lex_phrase(const struct mf_deid_tagger *T, size_t i, uint64_t *flags, int lower)
 {
     char key[256];
     size_t k = 0, best = 0, j = i;
@@ -1945,7 +2089,8 @@ static size_t lex_phrase(const struct mf_deid_tagger *T, size_t i, uint64_t *fla
             }
             break;
         }
-        if (words && !capword(T, j) && !is_connector(T, j))
+        if (words && !capword(T, j) && !is_connector(T, j) &&
+            !(lower && T->t[j].kind == K_WORD && T->t[j].cap == 2))
             break;
         if (k + TLEN(j) + 1 >= sizeof key)
             break;
@@ -1966,6 +2111,40 @@ static size_t lex_phrase(const struct mf_deid_tagger *T, size_t i, uint64_t *fla
         j++;
     }
     return best;
+}
+
+/* "Quinta de São Tiago 3610-114", "Bergen 5003.": a postal code right after a place that
+ * ends at token e, before the end of the clause; the last token consumed. */
+static size_t zip_after_place(struct mf_deid_tagger *T, size_t e)
+{
+    size_t j = e + 1;
+    if (j >= T->nt || T->t[j].sp != 1 || T->t[j].used)
+        return e;
+    size_t z = tail_postcode(T, j);
+    if (z) {
+        z--;
+    } else if (T->t[j].kind == K_NUM && TLEN(j) >= 4 && TLEN(j) <= 6) {
+        unsigned v = num_val(T, j);
+        if (TLEN(j) == 4 && v >= 1900 && v <= 2099)
+            return e; /* a year */
+        z = j;
+        if (z + 2 < T->nt && is_p(T, z + 1, '-') && T->t[z + 1].sp == 0 && T->t[z + 2].sp == 0 &&
+            T->t[z + 2].kind == K_NUM && TLEN(z + 2) <= 4)
+            z += 2; /* 3610-114 */
+    } else {
+        return e;
+    }
+    size_t n = z + 1;
+    static const char *const fw[] = {"in",   "and", "or", "for",  "on",  "at",    "is",    "was",
+                                     "with", "to",  "of", "from", "but", "where", "which", "until"};
+    int ok = n >= T->nt || T->t[n].sp == 2 ||
+             (T->t[n].kind == K_PUNCT && !is_p(T, n, '%') && !is_p(T, n, '/'));
+    for (size_t q = 0; !ok && q < sizeof fw / sizeof fw[0]; q++)
+        ok = is_w(T, n, fw[q]);
+    if (!ok)
+        return e;
+    add_toks(T, j, z, MF_DEID_ZIP, 0.6f);
+    return z;
 }
 
 /* Context phrase (a known name, address, city, hospital) at token i. */
@@ -2004,6 +2183,19 @@ static size_t ctx_phrase(const struct mf_deid_tagger *T, size_t i, int *cat)
         j++;
     }
     return best;
+}
+
+/* A lower-case particle inside a name: "Willemine ten Pas", "Ana de Souza". */
+static int name_particle(const struct mf_deid_tagger *T, size_t i)
+{
+    static const char *const w[] = {"van", "von", "der", "den", "ten",   "ter", "de",  "da", "di",
+                                    "du",  "del", "dos", "das", "della", "le",  "bin", "al", "af"};
+    if (i >= T->nt || T->t[i].cap != 2 || T->t[i].kind != K_WORD || T->t[i].sp != 1)
+        return 0;
+    for (size_t k = 0; k < sizeof w / sizeof w[0]; k++)
+        if (is_w(T, i, w[k]))
+            return 1;
+    return 0;
 }
 
 /* "my name is X", "name: X", "call me X", "calls me X", "named X" before token i. */
@@ -2131,6 +2323,25 @@ static int lower_unknown(const struct mf_deid_tagger *T, size_t i)
            TLEN(i) >= 4 && !medical_shape(TS(i), TLEN(i));
 }
 
+/* Tokens i and i + 1 are a lower-case given and family name that the C_LNAME rules miss. */
+static int lower_pair(const struct mf_deid_tagger *T, size_t i)
+{
+    const struct tok *a = &T->t[i], *b = &T->t[i + 1];
+    const uint64_t no = MF_TG_L_ALLOW | CUE_BITS | MF_TG_L_MONTH;
+    if (b->kind != K_WORD || b->cap != 2 || b->used || TLEN(i) < 3 || TLEN(i + 1) < 4 ||
+        (a->lf & no) || (b->lf & (no | MF_TG_L_WORD)) || medical_shape(TS(i + 1), TLEN(i + 1)))
+        return 0;
+    /* the second word: a family name or a proper noun that is no English word, or unknown */
+    int b_name = (b->lf & (MF_TG_L_FAM | MF_TG_L_PROPER)) != 0;
+    if ((a->lf & MF_TG_L_GIVEN) && b_name)
+        return 1; /* "frank freud": a given name even if also a word */
+    /* (two unknown words alone are not enough: "pt zyxwa qwertz seen") */
+    if (lower_unknown(T, i) && TLEN(i) >= 5 && !medical_shape(TS(i), TLEN(i)) &&
+        (b->lf & MF_TG_L_FAM))
+        return 1;
+    return 0;
+}
+
 static uint32_t fold_hash(const struct mf_deid_tagger *T, size_t i)
 {
     char buf[MF_TG_MAXWORD];
@@ -2181,6 +2392,24 @@ static void find_names(struct mf_deid_tagger *T)
             continue;
         T->t[i].cls = (uint8_t)classify(T, i);
     }
+    /* "Willemine ten Pas", "Dr. Clementine": a capitalised word no dictionary knows that
+     * only looks like a drug (-ine, -ate) is a name before a family name or a particle, or
+     * after a title */
+    for (size_t i = 0; i < T->nt; i++) {
+        struct tok *k = &T->t[i];
+        if (k->used || k->cls != C_NONE || k->kind != K_WORD || k->cap != 1 || TLEN(i) < 5 ||
+            (k->lf & (MF_TG_L_WORD | MF_TG_L_ALLOW | MF_TG_L_NAME | MF_TG_L_PROPER | MF_TG_L_PLACE |
+                      MF_TG_L_MONTH | CUE_BITS)) ||
+            is_upper_ascii(TS(i), TLEN(i)))
+            continue;
+        size_t p = prev_word(T, i);
+        int before = i + 1 < T->nt && T->t[i + 1].sp == 1 &&
+                     ((T->t[i + 1].cls == C_NAME && (T->t[i + 1].lf & MF_TG_L_FAM)) ||
+                      (name_particle(T, i + 1) && capword(T, i + 2) && T->t[i + 2].sp == 1));
+        int after = p && (T->t[p - 1].lf & MF_TG_L_TITLE) && capword(T, p - 1);
+        if (before || after)
+            k->cls = C_UNK;
+    }
     T->speakers = 0;
     for (size_t i = 0; i < T->nt; i++)
         if ((T->t[i].cls == C_NAME || T->t[i].cls == C_LNAME) && (T->t[i].lf & MF_TG_L_GIVEN) &&
@@ -2204,13 +2433,20 @@ static void find_names(struct mf_deid_tagger *T)
             add_toks(T, i, i, (enum mf_deid_cat)(k->ctx - 1), 0.95f);
             continue;
         }
-        /* multi-word places */
-        if ((k->lf & MF_TG_L_PHRASE) && capword(T, i)) {
+        /* multi-word places; in lower case ("barra de carrasco") when a word of it is no
+         * English word */
+        if ((k->lf & MF_TG_L_PHRASE) && (capword(T, i) || (k->kind == K_WORD && k->cap == 2))) {
             uint64_t f = 0;
-            size_t e = lex_phrase(T, i, &f);
-            if (e && (f & MF_TG_L_PLACE)) {
+            int lower = k->cap == 2;
+            size_t e = lex_phrase(T, i, &f, lower);
+            int plain = 0;
+            for (size_t q = i; lower && e && q <= e; q++)
+                if (T->t[q].kind == K_WORD && !is_connector(T, q) &&
+                    !(T->t[q].lf & (MF_TG_L_WORD | MF_TG_L_ALLOW | CUE_BITS)))
+                    plain = 1;
+            if (e && (f & MF_TG_L_PLACE) && (!lower || plain)) {
                 add_toks(T, i, e, MF_DEID_CITY, 0.75f);
-                i = e;
+                i = zip_after_place(T, e);
                 continue;
             }
         }
@@ -2247,6 +2483,15 @@ static void find_names(struct mf_deid_tagger *T)
             i += 2;
             continue;
         }
+        /* lower-case full names whose parts are English words or in no list: "frank
+         * freud" (a given name, then a proper noun or family name that is no English word),
+         * "nijito tanaka" (a long word no dictionary knows and a family name) */
+        if (k->kind == K_WORD && k->cap == 2 && !k->fx && i + 1 < T->nt && T->t[i + 1].sp == 1 &&
+            lower_pair(T, i)) {
+            add_toks(T, i, i + 1, MF_DEID_NAME, 0.45f);
+            i++;
+            continue;
+        }
         /* lower-case list items among names: "kristina, chad and caleb", "leonti, terrence,
          * pamela" */
         if (k->kind == K_WORD && k->cap == 2 && cls != C_LNAME && TLEN(i) >= 3 &&
@@ -2258,11 +2503,13 @@ static void find_names(struct mf_deid_tagger *T)
         if (cls == C_PLACE || cls == C_UNKCAPS) {
             size_t p = prev_word(T, i);
             uint64_t pf = p ? T->t[p - 1].lf : 0;
-            if (k->cap == 1 && cls == C_PLACE)
+            if ((k->cap == 1 || k->fx) && cls == C_PLACE) {
                 add_toks(T, i, i, MF_DEID_CITY, 0.7f);
-            else if (pf & MF_TG_L_PCUE)
+                i = zip_after_place(T, i);
+            } else if (pf & MF_TG_L_PCUE) {
                 add_toks(T, i, i, MF_DEID_CITY, 0.5f);
-            else if (cls == C_UNKCAPS && (pf & (MF_TG_L_TITLE | MF_TG_L_NCUE | MF_TG_L_REL)))
+                i = zip_after_place(T, i);
+            } else if (cls == C_UNKCAPS && (pf & (MF_TG_L_TITLE | MF_TG_L_NCUE | MF_TG_L_REL)))
                 add_toks(T, i, i, MF_DEID_NAME, 0.5f);
             continue;
         }
@@ -2295,7 +2542,13 @@ static void find_names(struct mf_deid_tagger *T)
                       (p && is_w(T, p - 1, "me") && p >= 2 && is_w(T, p - 2, "call")) ||
                       poss_rel(T, i) || speaker(T, i);
             /* a given name of five letters or more that is no English word or medical term */
-            if ((k->lf & MF_TG_L_GIVEN) && TLEN(i) >= 5)
+            /* (not a month: "april", "june") */
+            int month = (k->lf & (MF_TG_L_MONTH | MF_TG_L_WEEKDAY)) != 0;
+            if ((k->lf & MF_TG_L_GIVEN) && TLEN(i) >= 5 && !month)
+                cue = 1;
+            /* four letters when the English dictionary also knows it as a proper noun ("nina"),
+             * so not an abbreviation */
+            if ((k->lf & MF_TG_L_GIVEN) && (k->lf & MF_TG_L_PROPER) && TLEN(i) == 4 && !month)
                 cue = 1;
             size_t q = i + 1;
             if (is_p(T, q, ',') || is_w(T, q, "and"))
@@ -2304,7 +2557,7 @@ static void find_names(struct mf_deid_tagger *T)
             int list = (q < T->nt && q != i + 1 && T->t[q].cls == C_LNAME) ||
                        (p && T->t[p - 1].cls == C_LNAME) || (pp && T->t[pp - 1].cls == C_LNAME) ||
                        list_names(T, i) >= 1;
-            if (cue || list)
+            if (cue || (list && !month))
                 add_toks(T, i, i, MF_DEID_NAME, 0.5f);
             continue;
         }
@@ -2332,6 +2585,13 @@ static void find_names(struct mf_deid_tagger *T)
             if (nx < T->nt && T->t[nx].sp == 1 && namey(T->t[nx].cls) && !T->t[nx].used &&
                 words < 6) {
                 b = nx;
+                continue;
+            }
+            /* "Ana de Souza", "Willemine ten Pas": a particle and a capitalised word */
+            if (c != C_INIT && name_particle(T, nx) && nx + 1 < T->nt && capword(T, nx + 1) &&
+                T->t[nx + 1].sp == 1 && !T->t[nx + 1].used && T->t[nx + 1].kind == K_WORD &&
+                !(T->t[nx + 1].lf & (MF_TG_L_ALLOW | CUE_BITS | MF_TG_L_MONTH)) && words < 6) {
+                b = nx + 1;
                 continue;
             }
             if (c == C_INIT && nx != b + 1)
@@ -2440,6 +2700,8 @@ static void find_names(struct mf_deid_tagger *T)
                     bb++;
             }
             add_toks(T, aa, bb, cat, conf);
+            if ((cat == MF_DEID_CITY || pcue) && bb == b)
+                b = zip_after_place(T, b);
         }
         i = b;
     }
@@ -2449,11 +2711,51 @@ static void find_names(struct mf_deid_tagger *T)
 /* --- the tagger --------------------------------------------------------------------------------
  */
 
+/* A word of at least two letters of a script other than Latin (Greek, Cyrillic, Hebrew,
+ * Arabic, Indic, Thai, Georgian, Hangul, kana, CJK), with no Latin letter: "πεντέλης",
+ * "東京". Mojibake such as "ג€" (one letter and symbols) is not one. */
+static int foreign_word(const char *s, size_t n)
+{
+    size_t letters = 0, other = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char b = (unsigned char)s[i];
+        unsigned cp;
+        size_t l;
+        if (b < 0x80)
+            return 0;
+        if ((b & 0xE0) == 0xC0)
+            cp = b & 0x1Fu, l = 2;
+        else if ((b & 0xF0) == 0xE0)
+            cp = b & 0x0Fu, l = 3;
+        else if ((b & 0xF8) == 0xF0)
+            cp = b & 0x07u, l = 4;
+        else
+            return 0;
+        if (i + l > n)
+            return 0;
+        for (size_t k = 1; k < l; k++) {
+            unsigned char c = (unsigned char)s[i + k];
+            if ((c & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (c & 0x3Fu);
+        }
+        if (cp < 0x370)
+            return 0; /* Latin-1, Latin Extended, IPA */
+        if (cp < 0x2000 || (cp >= 0x3040 && cp <= 0x9FFF) || (cp >= 0xAC00 && cp <= 0xD7AF))
+            letters++;
+        else
+            other++;
+        i += l;
+    }
+    return letters >= 2 && letters > other;
+}
+
 static void lookup_tokens(struct mf_deid_tagger *T)
 {
     const struct mf_deid_context *c = T->ctx;
     int ctxwords = c && c->words.n;
     char buf[MF_TG_MAXWORD];
+    T->nlatin = T->nforeign = 0;
     for (size_t i = 0; i < T->nt; i++) {
         struct tok *k = &T->t[i];
         if (k->kind == K_PUNCT)
@@ -2468,6 +2770,13 @@ static void lookup_tokens(struct mf_deid_tagger *T)
             const struct mf_strmap_slot *sl = mf_strmap_get(&T->lex->words, buf, f);
             k->lf = sl ? sl->value : 0;
             k->cap = (uint8_t)mf_tg_case(T->x + k->s, n);
+            unsigned char b0 = (unsigned char)T->x[k->s];
+            k->fx = 0;
+            if (b0 >= 0xCD && k->kind == K_WORD)
+                k->fx = (uint8_t)foreign_word(T->x + k->s, n);
+            else if (k->kind == K_WORD && ((b0 | 0x20) >= 'a' && (b0 | 0x20) <= 'z'))
+                T->nlatin++;
+            T->nforeign += k->fx;
         }
         if (ctxwords && k->kind == K_WORD) {
             const struct mf_strmap_slot *sl = mf_strmap_get(&c->words, buf, f);
@@ -2546,7 +2855,11 @@ static void tag_segment(struct mf_deid_tagger *T, size_t seg_end)
                 done = find_named_street(T, i, &next);
             if (!done && (k->lf & MF_TG_L_UNIT))
                 done = find_unit(T, i, &next);
-            if (!done && capword(T, i) && ((k->lf & MF_TG_L_STWORD) || street_affix(T, i)))
+            if (!done && capword(T, i) &&
+                ((k->lf & MF_TG_L_STWORD) || street_affix(T, i) ||
+                 (i + 1 < T->nt && T->t[i + 1].sp == 1 && T->t[i + 1].cap == 2 &&
+                  T->t[i + 1].kind == K_WORD && (T->t[i + 1].lf & MF_TG_L_STWORD) &&
+                  TLEN(i + 1) >= 3)))
                 done = find_address(T, i, &next);
             if (!done && (k->lf & MF_TG_L_HOSP))
                 find_hospital(T, i);

@@ -45,6 +45,8 @@
 #define MF_TG_L_UNIT      (1ull << 28) /* Apt, Suite, Box */
 #define MF_TG_L_TLD       (1ull << 29)
 #define MF_TG_L_PROPER    (1ull << 30) /* capitalised dictionary entry: English, Christmas */
+#define MF_TG_L_STAFFIX   (1ull << 31) /* "-stigen": ending of a compound street name */
+#define MF_TG_L_CITYAFFIX (1ull << 32) /* "-borg", "-side": ending of a compound town name */
 #define MF_TG_MONTH_SHIFT 40
 #define MF_TG_L_GIVEN     (MF_TG_L_GF | MF_TG_L_GM | MF_TG_L_GA)
 #define MF_TG_L_NAME      (MF_TG_L_GIVEN | MF_TG_L_FAM)
@@ -70,6 +72,9 @@ struct mf_deid_lexicon {
 size_t mf_tg_fold(const char *s, size_t n, char *out, size_t cap);
 /* 1 first letter upper case, 2 lower case, 0 caseless or not a letter. */
 int mf_tg_case(const char *s, size_t n);
+/* The MF_TG_L_STAFFIX / MF_TG_L_CITYAFFIX bits of the endings of folded word w[0..n) that are
+ * at least min bytes long and leave at least 3 bytes before them. */
+uint64_t mf_tg_affix(const struct mf_deid_lexicon *lex, const char *w, size_t n, size_t min);
 /* The bits of a word (any case), 0 when unknown. */
 uint64_t mf_tg_lookup(const struct mf_deid_lexicon *lex, const char *s, size_t n);
 

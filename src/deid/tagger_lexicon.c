@@ -9,6 +9,8 @@
  *   given-female.txt given-male.txt given-any.txt family.txt   names (Faker, all locales)
  *   city.txt country.txt subdivision.txt                       places (Faker, iso-codes)
  *   street.txt street-suffix.txt street-word.txt               streets (Faker; surrogates)
+ *   street-affix.txt city-affix.txt                            endings of compound street
+ *                                                              and town names (Faker)
  *   words.txt proper.txt                                       common English words and
  *                                                              capitalised ones (wamerican)
  *   medical.list                                               drugs, diseases, anatomy,
@@ -185,22 +187,25 @@ struct lexfile {
     uint64_t flags;
     int pick; /* list for surrogates, or -1 */
     int required;
+    int affix; /* entries are word endings: stored as "-ending" (no token holds a '-') */
 };
 
 static const struct lexfile FILES[] = {
-    {"given-female.txt", MF_TG_L_GF, MF_DEID_LIST_GIVEN_FEMALE, 1},
-    {"given-male.txt", MF_TG_L_GM, MF_DEID_LIST_GIVEN_MALE, 1},
-    {"given-any.txt", MF_TG_L_GA, -1, 1},
-    {"family.txt", MF_TG_L_FAM, MF_DEID_LIST_FAMILY, 1},
-    {"city.txt", MF_TG_L_CITY, MF_DEID_LIST_CITY, 1},
-    {"country.txt", MF_TG_L_COUNTRY, -1, 1},
-    {"subdivision.txt", MF_TG_L_SUBDIV, -1, 1},
-    {"street.txt", 0, MF_DEID_LIST_STREET, 1},
-    {"street-suffix.txt", MF_TG_L_STSUF, MF_DEID_LIST_STREET_SUFFIX, 1},
-    {"street-word.txt", MF_TG_L_STWORD, -1, 1},
-    {"words.txt", MF_TG_L_WORD, -1, 1},
-    {"proper.txt", MF_TG_L_PROPER, -1, 1},
-    {"medical.list", MF_TG_L_ALLOW, -1, 1},
+    {"given-female.txt", MF_TG_L_GF, MF_DEID_LIST_GIVEN_FEMALE, 1, 0},
+    {"given-male.txt", MF_TG_L_GM, MF_DEID_LIST_GIVEN_MALE, 1, 0},
+    {"given-any.txt", MF_TG_L_GA, -1, 1, 0},
+    {"family.txt", MF_TG_L_FAM, MF_DEID_LIST_FAMILY, 1, 0},
+    {"city.txt", MF_TG_L_CITY, MF_DEID_LIST_CITY, 1, 0},
+    {"country.txt", MF_TG_L_COUNTRY, -1, 1, 0},
+    {"subdivision.txt", MF_TG_L_SUBDIV, -1, 1, 0},
+    {"street.txt", 0, MF_DEID_LIST_STREET, 1, 0},
+    {"street-suffix.txt", MF_TG_L_STSUF, MF_DEID_LIST_STREET_SUFFIX, 1, 0},
+    {"street-word.txt", MF_TG_L_STWORD, -1, 1, 0},
+    {"street-affix.txt", MF_TG_L_STAFFIX, -1, 1, 1},
+    {"city-affix.txt", MF_TG_L_CITYAFFIX, -1, 1, 1},
+    {"words.txt", MF_TG_L_WORD, -1, 1, 0},
+    {"proper.txt", MF_TG_L_PROPER, -1, 1, 0},
+    {"medical.list", MF_TG_L_ALLOW, -1, 1, 0},
 };
 
 static int load_file(struct mf_deid_lexicon *lex, const char *dir, const struct lexfile *f,
@@ -233,8 +238,21 @@ static int load_file(struct mf_deid_lexicon *lex, const char *dir, const struct 
             rc = mf_err_set(err, MF_EPARSE, "lexicon file '%s' line %zu: NUL byte", path, line);
             break;
         }
-        if (f->flags)
+        if (f->affix) {
+            char tmp[MF_TG_MAXWORD];
+            tmp[0] = '-';
+            size_t k = mf_tg_fold(p + st, e - st, tmp + 1, sizeof tmp - 1);
+            if (k) {
+                int added;
+                struct mf_strmap_slot *sl = mf_strmap_upsert(&lex->words, tmp, k + 1, &added);
+                if (sl == NULL)
+                    rc = MF_ENOMEM;
+                else
+                    sl->value |= f->flags;
+            }
+        } else if (f->flags) {
             rc = add_phrase(lex, p + st, e - st, f->flags);
+        }
         if (rc == 0 && f->pick >= 0 && is_plain_ascii_name(p + st, e - st))
             rc = pick_add(lex, f->pick, p + st, e - st);
     }
@@ -594,6 +612,20 @@ const char *mf_deid_lexicon_pick(const struct mf_deid_lexicon *lex, enum mf_deid
     if (len)
         *len = r->len;
     return lex->text.data + r->off;
+}
+
+uint64_t mf_tg_affix(const struct mf_deid_lexicon *lex, const char *w, size_t n, size_t min)
+{
+    char tmp[17];
+    uint64_t r = 0;
+    for (size_t m = min; m <= 16 && m + 3 <= n; m++) {
+        tmp[0] = '-';
+        memcpy(tmp + 1, w + n - m, m);
+        const struct mf_strmap_slot *sl = mf_strmap_get(&lex->words, tmp, m + 1);
+        if (sl)
+            r |= sl->value & (MF_TG_L_STAFFIX | MF_TG_L_CITYAFFIX);
+    }
+    return r;
 }
 
 uint64_t mf_tg_lookup(const struct mf_deid_lexicon *lex, const char *s, size_t n)

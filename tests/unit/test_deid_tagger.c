@@ -433,6 +433,51 @@ static void uncued_rules(void **state)
     reject("Lab at 123 4567 units.", "123 4567");
 }
 
+static void international_rules(void **state)
+{
+    (void)state;
+    /* compound street names by their Faker ending; a street word after the name; lower-case
+     * words before a street word; house numbers with a letter or a slash */
+    expect("Send it to Solbakkstigen 12, then call.", "Solbakkstigen 12", MF_DEID_ADDRESS);
+    expect("Her flat: Trgovska ulica 6c/2, Ptuj", "Trgovska ulica 6c/2", MF_DEID_ADDRESS);
+    expect("The van stops at 77 Lajos kapitány utca 12 hourly.", "Lajos kapitány utca 12",
+           MF_DEID_ADDRESS);
+    /* postal codes of other shapes in an address tail, a lower-case town line */
+    expect("Ship to: Kertalja utca 9.\nbalatonkenese\nH-8174", "H-8174", MF_DEID_ZIP);
+    expect("Ship to: Kertalja utca 9.\nbalatonkenese\nH-8174", "balatonkenese", MF_DEID_CITY);
+    expect("Ship to: 22 Mill Road\nLeeds LS6 2QT", "LS6 2QT", MF_DEID_ZIP);
+    expect("Ship to: Oudeweg 5\nHaarlem 2031BC", "2031BC", MF_DEID_ZIP);
+    expect("Ship to: 40 Polna ulica 8\nKutno 99-300", "99-300", MF_DEID_ZIP);
+    /* a postal code after a place, never a year */
+    expect("She grew up in Tromsø 9008 and left.", "9008", MF_DEID_ZIP);
+    reject("He moved to Boston 2019 and left.", "2019");
+    /* a town by its Faker ending, though it looks like a drug (-ide) */
+    expect("He flew in from Westerside yesterday.", "Westerside", MF_DEID_CITY);
+    reject("Started clopidogrel and amlodipine today.", "amlodipine");
+    reject("Bromide levels were low.", "Bromide");
+    /* lower-case full names: given name and a proper noun, two long unknown words */
+    expect("the frank lindqvist tapes", "frank lindqvist", MF_DEID_NAME);
+    expect("have you met orvando tanaka yet?", "orvando tanaka", MF_DEID_NAME);
+    expect("leave it with nina tomorrow", "nina", MF_DEID_NAME);
+    reject("frank blood in stool, will reassess in am.", "frank");
+    reject("bill paid, may need lasix, grant approved.", "bill");
+    reject("follow up in april or june.", "june");
+    /* a drug-like unknown word before a particle and a name, or after a title */
+    expect("Clementine ten Broek gave the talk.", "Clementine", MF_DEID_NAME);
+    expect("Dr. Rosaline will see you.", "Rosaline", MF_DEID_NAME);
+    reject("Parkinson de novo, Crohn flare.", "Parkinson");
+    reject("Continue famotidine and metformin.", "famotidine");
+    /* words of another script in an English text; mojibake is not one */
+    expect("She was born in σπάρτη and moved.", "σπάρτη", MF_DEID_CITY);
+    expect("Her father came from 大阪 in 1990.", "大阪", MF_DEID_CITY);
+    tag_ctx("Note: \xd7\x92\xe2\x82\xac\xe2\x80\x9c quite so \xd7\x9f\xc2\xbf\xc2\xbd yes", NULL);
+    assert_int_equal(ents.n, 0);
+    /* international phones: a one-digit area code after the country code, a slash */
+    expect("Reach him on +47 2 931 4477 tonight.", "+47 2 931 4477", MF_DEID_PHONE);
+    expect("call me on 06-21/338 4410 please", "06-21/338 4410", MF_DEID_PHONE);
+    reject("Dose 2 tablets 5/10 daily, BP 130/85", "5/10");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +490,7 @@ int main(void)
         cmocka_unit_test(places),
         cmocka_unit_test(names),
         cmocka_unit_test(uncued_rules),
+        cmocka_unit_test(international_rules),
         cmocka_unit_test(record_aware),
         cmocka_unit_test(hostile_input),
         cmocka_unit_test(offsets_are_bytes),

@@ -22,10 +22,19 @@ int mf_buf_grow(struct mf_buf *b, size_t n)
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need)
         cap = cap < SIZE_MAX / 4 ? cap * 2 : need;
-    char *p = realloc(b->data, cap);
+    char *p;
+    if (b->len == 0) {
+        /* nothing to keep: realloc would copy the old capacity's stale bytes */
+        free(b->data);
+        b->data = NULL;
+        b->cap = 0;
+        p = malloc(cap);
+    } else {
+        p = realloc(b->data, cap);
+    }
     if (p == NULL)
         return MF_ENOMEM;
-    if (b->data == NULL)
+    if (b->len == 0)
         p[0] = '\0';
     b->data = p;
     b->cap = cap;
@@ -149,6 +158,33 @@ int mf_buf_put_double(struct mf_buf *b, double v)
         for (int i = 0; i < k; i++)
             out[i] = d[k - 1 - i];
         return mf_buf_append(b, out, (size_t)k);
+    }
+    /* A few decimals (most clinical values): m / 10^d with m < 2^53 is the division of two exact
+     * doubles, so it is correctly rounded, as strtod of the decimal text is; when it gives back
+     * v, those digits are v's shortest text for that d (Clinger's fast path, run backwards). */
+    static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    double a = fabs(v);
+    for (int d = 1; a != 0 && d <= 9 && a * p10[d] < 9007199254740992.0; d++) {
+        double m = nearbyint(a * p10[d]);
+        if (m / p10[d] != a)
+            continue;
+        char digits[24], out[40];
+        int k = 0, o = 0;
+        uint64_t u = (uint64_t)m;
+        do {
+            digits[k++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        while (k <= d) /* at least one digit before the point */
+            digits[k++] = '0';
+        if (v < 0)
+            out[o++] = '-';
+        for (int i = k - 1; i >= 0; i--) {
+            out[o++] = digits[i];
+            if (i == d)
+                out[o++] = '.';
+        }
+        return mf_buf_append(b, out, (size_t)o);
     }
     char s[40];
     for (int prec = 15; prec <= 17; prec++) {

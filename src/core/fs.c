@@ -168,6 +168,17 @@ int mf_fs_fsync_dir(const char *path)
     return rc;
 }
 
+void mf_fs_start_writeback(int fd, int64_t off, int64_t len)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+    (void)sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE); /* advice: failure is harmless */
+#else
+    (void)fd;
+    (void)off;
+    (void)len;
+#endif
+}
+
 int mf_strlist_push(struct mf_strlist *l, const char *s)
 {
     if (l->n == l->cap) {

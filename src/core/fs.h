@@ -24,6 +24,9 @@ int mf_fs_mkdir_p(const char *path, struct mf_err *err);
 /* Remove a file or a folder tree; a missing path is not an error. */
 int mf_fs_rm_rf(const char *path);
 int mf_fs_fsync_dir(const char *path);
+/* Start writing a file's range to disk now, without waiting (Linux; elsewhere nothing), so a
+ * large output's final fsync does not write it all at once at the end. */
+void mf_fs_start_writeback(int fd, int64_t off, int64_t len);
 
 /* A list of paths; mf_strlist_free releases paths and array. */
 struct mf_strlist {

@@ -9,6 +9,7 @@
 #include "deid/fhirdeid.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,10 +29,11 @@
 #include "deid/rules.h"
 #include "deid/tagger.h"
 
-#define BLOCK_BYTES   ((size_t)4 << 20)   /* NDJSON lines per task */
-#define DOC_MAX_BYTES ((size_t)1 << 30)   /* largest Bundle file */
-#define LINE_MAX_LEN  ((size_t)256 << 20) /* longest NDJSON line */
-#define OUT_BUF_BYTES ((size_t)1 << 20)   /* stdio buffer of each output file */
+#define BLOCK_BYTES     ((size_t)4 << 20)   /* NDJSON lines per task */
+#define DOC_MAX_BYTES   ((size_t)1 << 30)   /* largest Bundle file */
+#define LINE_MAX_LEN    ((size_t)256 << 20) /* longest NDJSON line */
+#define OUT_BUF_BYTES   ((size_t)1 << 20)   /* stdio buffer of each output file */
+#define WRITEBACK_BYTES ((int64_t)8 << 20)  /* start writing a file to disk every 8 MiB */
 
 /* --- session ------------------------------------------------------------------------------- */
 
@@ -483,6 +485,13 @@ int mf_deid_session_hook(struct mf_deid_session *s, cJSON *r, const char *subjec
 
 enum task_state { T_FREE, T_READY, T_BUSY, T_DONE };
 
+/* One resource type's output lines of a task, in input order. */
+struct tgroup {
+    char type[72];
+    struct mf_buf lines;
+    int64_t count;
+};
+
 struct task {
     enum task_state state;
     int64_t seq;
@@ -490,7 +499,8 @@ struct task {
     int doc;            /* 1: a whole JSON document; 0: NDJSON lines */
     int64_t first_line; /* line number of the first line (NDJSON) */
     struct mf_buf in;
-    struct mf_buf out;    /* "Type\tJSON\n" records in input order */
+    struct tgroup *groups; /* the output, by resource type (kept across uses of the slot) */
+    size_t ngroups, capgroups;
     struct mf_buf issues; /* NDJSON lines */
     int64_t resources, skipped, patients, capped, nissues;
     int rc;
@@ -548,8 +558,33 @@ static int valid_type(const char *t)
     return 1;
 }
 
-/* De-identify one resource and append "Type\tJSON\n" to t->out.  Returns 0 when done or
- * skipped (issue recorded), else a hard error in t->rc. */
+/* The task's output group of a resource type, added when new. */
+static struct tgroup *task_group(struct task *t, const char *type)
+{
+    for (size_t i = 0; i < t->ngroups; i++)
+        if (strcmp(t->groups[i].type, type) == 0)
+            return &t->groups[i];
+    if (t->ngroups == t->capgroups) {
+        size_t cap = t->capgroups ? 2 * t->capgroups : 16;
+        struct tgroup *g = realloc(t->groups, cap * sizeof *g);
+        if (g == NULL)
+            return NULL;
+        for (size_t i = t->capgroups; i < cap; i++) {
+            g[i].lines = (struct mf_buf)MF_BUF_INIT;
+            g[i].count = 0;
+        }
+        t->groups = g;
+        t->capgroups = cap;
+    }
+    struct tgroup *g = &t->groups[t->ngroups++];
+    snprintf(g->type, sizeof g->type, "%s", type);
+    mf_buf_reset(&g->lines);
+    g->count = 0;
+    return g;
+}
+
+/* De-identify one resource and append its JSON line to the task's group of its type.  Returns 0
+ * when done or skipped (issue recorded), else a hard error in t->rc. */
 static int one_resource(struct run *run, struct task *t, struct mf_deid_worker *w, cJSON *r,
                         const cJSON *patient, int64_t line, int64_t entry)
 {
@@ -578,9 +613,10 @@ static int one_resource(struct run *run, struct task *t, struct mf_deid_worker *
         t->patients++;
         t->capped += w->capped;
     }
-    if (mf_buf_puts(&t->out, typebuf) != 0 || mf_buf_putc(&t->out, '\t') != 0 ||
-        mf_json_print(r, &t->out) != 0 || mf_buf_putc(&t->out, '\n') != 0)
+    struct tgroup *g = task_group(t, typebuf);
+    if (g == NULL || mf_json_print(r, &g->lines) != 0 || mf_buf_putc(&g->lines, '\n') != 0)
         return t->rc = mf_err_set(&t->err, MF_ENOMEM, "out of memory");
+    g->count++;
     t->resources++;
     return t->rc;
 }
@@ -697,16 +733,19 @@ static int do_bundle(struct run *run, struct task *t, struct mf_deid_worker *w, 
     return t->rc;
 }
 
-static void do_task(struct run *run, struct task *t, struct mf_deid_worker *w)
+/* in: the worker's own buffer for the documents it reads (one per worker rather than one per
+ * slot: fewer pages to fault in) */
+static void do_task(struct run *run, struct task *t, struct mf_deid_worker *w, struct mf_buf *in)
 {
     if (t->doc) {
         const char *path = run->files.items[t->file];
-        if ((t->rc = mf_fs_read_file(path, DOC_MAX_BYTES, &t->in, &t->err)) != 0)
+        mf_buf_reset(in);
+        if ((t->rc = mf_fs_read_file(path, DOC_MAX_BYTES, in, &t->err)) != 0)
             return;
-        mf_progress_add(&run->prog, (int64_t)t->in.len);
+        mf_progress_add(&run->prog, (int64_t)in->len);
         size_t off = 0;
-        const char *d = t->in.data;
-        size_t n = t->in.len;
+        const char *d = in->data;
+        size_t n = in->len;
         if (n >= 3 && memcmp(d, "\xEF\xBB\xBF", 3) == 0) {
             d += 3;
             n -= 3;
@@ -755,6 +794,7 @@ static void *worker_main(void *arg)
 {
     struct run *run = arg;
     struct mf_deid_worker *w = mf_deid_worker_new(run->s);
+    struct mf_buf in = MF_BUF_INIT;
     pthread_mutex_lock(&run->mu);
     if (w == NULL)
         run->stop = 1;
@@ -775,7 +815,7 @@ static void *worker_main(void *arg)
             break;
         t->state = T_BUSY;
         pthread_mutex_unlock(&run->mu);
-        do_task(run, t, w);
+        do_task(run, t, w, &in);
         pthread_mutex_lock(&run->mu);
         t->state = T_DONE;
         if (t->rc)
@@ -787,66 +827,82 @@ static void *worker_main(void *arg)
     pthread_cond_broadcast(&run->cv_done);
     pthread_mutex_unlock(&run->mu);
     mf_deid_worker_free(w);
+    mf_buf_release(&in);
     return NULL;
 }
 
 /* Output files, one per resource type, in the temporary folder. */
+struct ofile {
+    int fd;
+    int64_t count;
+    int64_t written, kicked; /* bytes written; bytes sent to disk so far */
+};
+
 struct outputs {
     const char *dir;
     struct mf_strmap types; /* type -> index */
-    FILE **f;
-    char **fbuf; /* each file's stdio buffer (glibc ignores a size given without one) */
-    int64_t *count;
+    struct ofile *f;
     size_t n, cap;
     int64_t bytes;
 };
 
-static int outputs_write(struct outputs *o, const struct mf_buf *b, struct mf_err *err)
+static int write_all(int fd, const char *p, size_t n)
 {
-    const char *p = b->data, *end = b->data + b->len;
-    while (p < end) {
-        const char *tab = memchr(p, '\t', (size_t)(end - p));
-        const char *nl = memchr(tab, '\n', (size_t)(end - tab));
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Append a finished task's groups to their files: one write per type, straight from the
+ * worker's buffer. */
+static int outputs_write(struct outputs *o, const struct task *t, struct mf_err *err)
+{
+    for (size_t gi = 0; gi < t->ngroups; gi++) {
+        const struct tgroup *g = &t->groups[gi];
+        if (g->count == 0)
+            continue;
+        size_t tn = strlen(g->type);
         int added;
-        struct mf_strmap_slot *s = mf_strmap_upsert(&o->types, p, (size_t)(tab - p), &added);
+        struct mf_strmap_slot *s = mf_strmap_upsert(&o->types, g->type, tn, &added);
         if (s == NULL)
             return mf_err_set(err, MF_ENOMEM, "out of memory");
         if (added) {
             if (o->n == o->cap) {
                 size_t cap = o->cap ? 2 * o->cap : 16;
-                FILE **f = realloc(o->f, cap * sizeof(FILE *));
-                if (f)
-                    o->f = f;
-                char **fb = realloc(o->fbuf, cap * sizeof(char *));
-                if (fb)
-                    o->fbuf = fb;
-                int64_t *c = realloc(o->count, cap * sizeof *c);
-                if (c)
-                    o->count = c;
-                if (f == NULL || c == NULL || fb == NULL)
+                struct ofile *f = realloc(o->f, cap * sizeof *f);
+                if (f == NULL)
                     return mf_err_set(err, MF_ENOMEM, "out of memory");
+                o->f = f;
                 o->cap = cap;
             }
             char path[PATH_MAX];
-            snprintf(path, sizeof path, "%s/%.*s.ndjson", o->dir, (int)(tab - p), p);
+            snprintf(path, sizeof path, "%s/%s.ndjson", o->dir, g->type);
             s->value = o->n;
-            o->f[o->n] = fopen(path, "wbx");
-            o->count[o->n] = 0;
-            if (o->f[o->n] == NULL)
+            struct ofile *f = &o->f[o->n];
+            memset(f, 0, sizeof *f);
+            f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+            if (f->fd < 0)
                 return mf_err_set(err, MF_EIO, "cannot create '%s'", path);
-            /* fewer, larger writes */
-            o->fbuf[o->n] = malloc(OUT_BUF_BYTES);
-            if (o->fbuf[o->n])
-                setvbuf(o->f[o->n], o->fbuf[o->n], _IOFBF, OUT_BUF_BYTES);
             o->n++;
         }
-        FILE *f = o->f[s->value];
-        size_t len = (size_t)(nl + 1 - (tab + 1));
-        if (fwrite(tab + 1, 1, len, f) != len)
+        struct ofile *f = &o->f[s->value];
+        if (write_all(f->fd, g->lines.data, g->lines.len) != 0)
             return mf_err_set(err, MF_EIO, "cannot write into '%s'", o->dir);
-        o->count[s->value]++;
-        o->bytes += (int64_t)len;
-        p = nl + 1;
+        f->count += g->count;
+        f->written += (int64_t)g->lines.len;
+        o->bytes += (int64_t)g->lines.len;
+        if (f->written - f->kicked >= WRITEBACK_BYTES) {
+            /* the disk writes while the workers go on: the final fsync has little left */
+            mf_fs_start_writeback(f->fd, f->kicked, f->written - f->kicked);
+            f->kicked = f->written;
+        }
     }
     return 0;
 }
@@ -855,15 +911,13 @@ static int outputs_close(struct outputs *o, struct mf_err *err)
 {
     int rc = 0;
     for (size_t i = 0; i < o->n; i++) {
-        if (o->f[i] == NULL)
+        if (o->f[i].fd < 0)
             continue;
-        if ((fflush(o->f[i]) != 0 || fsync(fileno(o->f[i])) != 0) && rc == 0)
+        if (fsync(o->f[i].fd) != 0 && rc == 0)
             rc = mf_err_set(err, MF_EIO, "cannot write into '%s'", o->dir);
-        if (fclose(o->f[i]) != 0 && rc == 0)
+        if (close(o->f[i].fd) != 0 && rc == 0)
             rc = mf_err_set(err, MF_EIO, "cannot write into '%s'", o->dir);
-        o->f[i] = NULL;
-        free(o->fbuf[i]);
-        o->fbuf[i] = NULL;
+        o->f[i].fd = -1;
     }
     return rc;
 }
@@ -898,7 +952,7 @@ static int write_manifests(const struct run *run, struct outputs *o,
     for (size_t i = 0; i < k; i++) {
         const struct mf_strmap_slot *s = mf_strmap_get(&o->types, names[i], strlen(names[i]));
         mf_buf_printf(&b, "%s{\"type\":\"%s\",\"url\":\"%s.ndjson\",\"count\":%lld}", i ? "," : "",
-                      names[i], names[i], (long long)o->count[s->value]);
+                      names[i], names[i], (long long)o->f[s->value].count);
     }
     mf_buf_puts(&b, "],\"error\":[]}\n");
     char path[PATH_MAX];
@@ -937,7 +991,7 @@ static int drain(struct run *run, struct outputs *out, struct mf_buf *issues,
             if (t->rc)
                 rc = mf_err_set(err, t->rc, "%s", t->err.msg);
             if (rc == 0)
-                rc = outputs_write(out, &t->out, err);
+                rc = outputs_write(out, t, err);
             if (rc == 0 && mf_buf_append(issues, t->issues.data, t->issues.len) != 0)
                 rc = mf_err_set(err, MF_ENOMEM, "out of memory");
             res->resources += t->resources;
@@ -945,7 +999,7 @@ static int drain(struct run *run, struct outputs *out, struct mf_buf *issues,
             res->patients += t->patients;
             res->ages_capped += t->capped;
             mf_buf_reset(&t->in);
-            mf_buf_reset(&t->out);
+            t->ngroups = 0;
             mf_buf_reset(&t->issues);
             pthread_mutex_lock(&run->mu);
             t->state = T_FREE;
@@ -991,6 +1045,7 @@ static struct task *next_slot(struct run *run)
     struct task *t = &run->slots[run->next_seq % (int64_t)run->nslots];
     t->seq = run->next_seq;
     t->resources = t->skipped = t->patients = t->capped = t->nissues = 0;
+    t->ngroups = 0;
     t->rc = 0;
     t->err.code = 0;
     t->err.msg[0] = '\0';
@@ -1053,7 +1108,7 @@ static int produce(struct run *run, struct outputs *out, struct mf_buf *issues,
             t->file = f;
             t->doc = 1;
             t->first_line = 0;
-            mf_buf_reset(&t->in); /* the worker reads the file: reading runs in parallel too */
+            /* the worker reads the file: reading runs in parallel too */
             submit(run, t);
             continue;
         }
@@ -1144,7 +1199,6 @@ int mf_deid_fhir_run(const struct mf_deid_fhir_opts *o, struct mf_deid_fhir_resu
         rc = mf_err_set(err, MF_ENOMEM, "out of memory");
     for (size_t i = 0; run.slots && i < run.nslots; i++) {
         run.slots[i].in = (struct mf_buf)MF_BUF_INIT;
-        run.slots[i].out = (struct mf_buf)MF_BUF_INIT;
         run.slots[i].issues = (struct mf_buf)MF_BUF_INIT;
     }
     pthread_mutex_init(&run.mu, NULL);
@@ -1198,14 +1252,14 @@ int mf_deid_fhir_run(const struct mf_deid_fhir_opts *o, struct mf_deid_fhir_resu
 
     for (size_t i = 0; run.slots && i < run.nslots; i++) {
         mf_buf_release(&run.slots[i].in);
-        mf_buf_release(&run.slots[i].out);
+        for (size_t g = 0; g < run.slots[i].capgroups; g++)
+            mf_buf_release(&run.slots[i].groups[g].lines);
+        free(run.slots[i].groups);
         mf_buf_release(&run.slots[i].issues);
     }
     free(run.slots);
     free(tids);
     free(out.f);
-    free(out.fbuf);
-    free(out.count);
     mf_strmap_free(&out.types);
     mf_buf_release(&issues);
     pthread_mutex_destroy(&run.mu);

@@ -392,6 +392,50 @@ static void rng_streams_and_distributions(void **state)
         assert_true(fabs(hits[k] / 100000.0 - w[k] / 10) < 0.01);
 }
 
+static const char *put_double(struct mf_buf *b, double v)
+{
+    mf_buf_reset(b);
+    assert_int_equal(mf_buf_put_double(b, v), 0);
+    return b->data;
+}
+
+static void buf_put_double_round_trips(void **state)
+{
+    (void)state;
+    struct mf_buf b = MF_BUF_INIT;
+    assert_string_equal(put_double(&b, 98.6), "98.6");
+    assert_string_equal(put_double(&b, -0.25), "-0.25");
+    assert_string_equal(put_double(&b, 0.001), "0.001");
+    assert_string_equal(put_double(&b, 120), "120");
+    assert_string_equal(put_double(&b, -7), "-7");
+    assert_string_equal(put_double(&b, 1.0 / 3), "0.3333333333333333");
+    assert_string_equal(put_double(&b, 0.1 + 0.2), "0.30000000000000004");
+    assert_string_equal(put_double(&b, NAN), "null");
+    assert_string_equal(put_double(&b, -0.0), "-0");
+    /* random values at every scale, with few and many decimals: the text reads back exactly
+     * and is never longer than printf's shortest round-trip form */
+    struct mf_rng r;
+    mf_rng_seed(&r, 5, 0);
+    for (int i = 0; i < 200000; i++) {
+        double scale = pow(10, (double)mf_rng_below(&r, 24) - 12);
+        double v = (mf_rng_uniform(&r) - 0.5) * scale;
+        if (i % 2)
+            v = nearbyint(v * 1000) / 1000; /* three decimals, as lab values have */
+        const char *s = put_double(&b, v);
+        assert_true(strtod(s, NULL) == v);
+        char ref[40];
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(ref, sizeof ref, "%.*g", prec, v);
+            if (strtod(ref, NULL) == v)
+                break;
+        }
+        if (strchr(ref, 'e') == NULL) /* exponent forms are shorter than any plain decimal */
+            if (strlen(s) > strlen(ref))
+                fail_msg("%s vs %s", s, ref);
+    }
+    mf_buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +443,7 @@ int main(void)
         cmocka_unit_test(time_rejects_impossible),
         cmocka_unit_test(time_formats_round_trip),
         cmocka_unit_test(buf_grows_and_limits),
+        cmocka_unit_test(buf_put_double_round_trips),
         cmocka_unit_test(json_escape_every_position),
         cmocka_unit_test(base64_decodes),
         cmocka_unit_test(strmap_inserts_and_finds),

@@ -18,12 +18,19 @@ tab or newline.  The loader (src/deid/tagger.c) documents the same format.  File
                         street ("Industri" + "stigen", "Nilsen" + "hagen") or a town
                         ("Anne" + "side", "Frode" + "borg"), so an unknown compound word is
                         recognised by its ending
+  phone-shape.txt postcode-shape.txt  the shapes of every locale's phone numbers and postal
+                        codes (Faker's formats, expanded and sampled): a digit is '9', an
+                        ASCII upper-case letter 'A' (as in a COBOL picture; '#' would start
+                        a comment line), a run of spaces one ' ', other bytes
+                        ('+', '(', ')', '-', '.', '/') kept; literal digits such as a
+                        country code become '9' too ("+36 ## ### ####" -> "+99 99 999 9999")
 Committed hand-written lists (data/deid/lexicon/*.list) are copied beside them by CMake.
 """
 import importlib
 import json
 import os
 import pkgutil
+import re
 import sys
 
 OUT = sys.argv[1]
@@ -156,6 +163,76 @@ Cleveland Garfield Central Broad Market Water Bridge Front Green Summit Fairview
 Riverside Hillside Woodland Brookside Greenwood Oakwood Cambridge Chester Dover Essex
 Hamilton Lexington Newport Salem Windsor""".split()
 
+
+
+def shape(v, letters):
+    """The shape of a sample (see the docstring), or None when it holds anything else."""
+    out = []
+    for ch in " ".join(str(v).split()):
+        if "0" <= ch <= "9":
+            out.append("9")
+        elif letters and "A" <= ch <= "Z":
+            out.append("A")
+        elif ch in " +()-./":
+            out.append(ch)
+        else:
+            return None
+    return "".join(out) or None
+
+
+def generator(loc):
+    try:
+        from faker import Faker
+        g = Faker(loc)
+        g.seed_instance(20240601)  # deterministic output: the build is reproducible
+        return g
+    except Exception:  # a locale without a usable generator is skipped
+        return None
+
+
+PHONE_ATTRS = {"formats", "cellphone_formats", "telephone_formats", "phone_formats",
+               "mobile_formats", "landline_formats", "toll_formats", "toll_foramts"}
+# Extensions ("x###", " ext ###") are recognised by the tagger after the number.
+EXT = re.compile(r"\s*(x|ext\.?)\s*#+\s*$", re.I)
+phone_shapes, postcode_shapes = set(), set()
+for loc, p in providers("faker.providers.phone_number"):
+    g = generator(loc)
+    if g is None:
+        continue
+    fmts = set()
+    for a in PHONE_ATTRS:
+        fmts.update(f for f in seq(getattr(p, a, ())) if isinstance(f, str))
+    samples = []
+    for f in sorted(fmts):
+        f = EXT.sub("", f)
+        for _ in range(8 if "{{" in f else 1):  # placeholders (area codes) vary in length
+            try:
+                samples.append(g.numerify(g.parse(f)))
+            except Exception:
+                break
+    for _ in range(200):
+        samples.append(EXT.sub("", g.phone_number()))
+    for v in samples:
+        sh = shape(v, False)
+        if sh and 7 <= sh.count("9") <= 15:
+            phone_shapes.add(sh)
+
+for loc, _p in providers("faker.providers.address"):
+    g = generator(loc)
+    if g is None:
+        continue
+    for meth in ("postcode", "postalcode", "zipcode", "postal_code", "zip_code"):
+        fn = getattr(g, meth, None)
+        if fn is None:
+            continue
+        for _ in range(200):
+            try:
+                sh = shape(fn(), True)
+            except Exception:
+                break
+            if sh and 3 <= sh.count("9") + sh.count("A") <= 10 and "9" in sh:
+                postcode_shapes.add(sh)
+
 write("given-female.txt", female)
 write("given-male.txt", male)
 write("given-any.txt", anyg - female - male)
@@ -169,4 +246,6 @@ write("street-word.txt", street_words | us_suffixes)
 write("street-affix.txt", street_affixes)
 write("city-affix.txt", city_affixes)
 write("words.txt", words)
+write("phone-shape.txt", phone_shapes)
+write("postcode-shape.txt", postcode_shapes)
 write("proper.txt", {p for p in proper if p.lower() not in words})

@@ -616,6 +616,7 @@ static int add(struct mf_deid_tagger *T, size_t s, size_t e, enum mf_deid_cat c,
 }
 
 static int is_p(const struct mf_deid_tagger *T, size_t i, char ch);
+static size_t shape_match(const struct mf_deid_tagger *T, size_t a, uint64_t want);
 
 /* Add tokens [a, b] inclusive as one entity and mark them used; after a place, a postal code
  * ("Acquapendente 1021", "ÖVERTURINGEN 840 24") too. */
@@ -636,6 +637,16 @@ static void add_toks(struct mf_deid_tagger *T, size_t a, size_t b, enum mf_deid_
     if (j >= T->nt || T->t[j].used || T->t[j].kind != K_NUM || T->t[j].sp == 2)
         return;
     size_t n = TLEN(j), k = j;
+    {
+        /* "Pottier, 42 693": any locale's postcode shape of more than one token */
+        size_t z = shape_match(T, j, MF_TG_S_POSTCODE);
+        if (z > j + 1 && !is_p(T, z, '/') && !is_p(T, z, '%')) {
+            add(T, T->t[j].s, T->t[z - 1].e, MF_DEID_ZIP, 0.6f);
+            for (size_t q = j; q < z; q++)
+                T->t[q].used = 1;
+            return;
+        }
+    }
     if (n < 3 || n > 6)
         return;
     if (n == 4) {
@@ -947,8 +958,9 @@ static int age_after(const struct mf_deid_tagger *T, size_t i)
 }
 
 /* A number chunk from token a to token b read as a measurement: a lab, vital or value word in
- * the four words before it, or a unit or '%' right after it. */
-static int value_context(const struct mf_deid_tagger *T, size_t a, size_t b)
+ * the four words before it, or a unit or '%' right after it; with near, also a function word
+ * ("was", "of") in the two words before it. */
+static int value_context(const struct mf_deid_tagger *T, size_t a, size_t b, int near_words)
 {
     static const char *const before[] = {
         "reading",   "readings", "value",     "values", "level",  "levels",    "range",   "count",
@@ -961,11 +973,11 @@ static int value_context(const struct mf_deid_tagger *T, size_t a, size_t b)
     static const char *const near[] = {"was",  "were", "is", "are",  "of",  "between",
                                        "from", "to",   "x",  "then", "now", "and"};
     static const char *const after[] = {
-        "mg",    "mcg", "g",   "kg",   "ml",  "l",      "mmol", "mol",   "units",
-        "u",     "iu",  "meq", "mm",   "cm",  "mmhg",   "bpm",  "times", "x",
-        "cells", "ng",  "pg",  "ug",   "lbs", "lb",     "oz",   "min",   "mins",
-        "hours", "hrs", "h",   "days", "d",   "copies", "k",    "mu",    "mosm",
-        "sec",   "s",   "ms",  "cc",   "gm",  "mmol/l", "nmol", "pmol",  "umol"};
+        "mg",   "mcg",    "g",      "kg",   "ml",   "l",    "mmol",  "mol",   "units", "u",
+        "iu",   "meq",    "mm",     "cm",   "mmhg", "bpm",  "times", "x",     "cells", "ng",
+        "pg",   "ug",     "lbs",    "lb",   "oz",   "min",  "mins",  "hours", "hrs",   "h",
+        "days", "d",      "copies", "k",    "mu",   "mosm", "sec",   "s",     "ms",    "cc",
+        "gm",   "mmol/l", "nmol",   "pmol", "umol", "kcal", "cal",   "kj"};
     size_t e = b + 1;
     if (e < T->nt && T->t[e].sp < 2) {
         if (is_p(T, e, '%') || is_p(T, e, '/'))
@@ -998,7 +1010,7 @@ static int value_context(const struct mf_deid_tagger *T, size_t a, size_t b)
         for (size_t q = 0; q < sizeof before / sizeof before[0]; q++)
             if (is_w(T, k, before[q]))
                 return 1;
-        for (size_t q = 0; words <= 2 && q < sizeof near / sizeof near[0]; q++)
+        for (size_t q = 0; near_words && words <= 2 && q < sizeof near / sizeof near[0]; q++)
             if (is_w(T, k, near[q]))
                 return 1;
     }
@@ -1021,6 +1033,125 @@ static int local_cue(const struct mf_deid_tagger *T, size_t i)
             return 1;
     return 0;
 }
+
+/* --- phone and postcode shapes ----------------------------------------------------------------
+ * The lexicon holds the shapes of every locale's phone numbers and postal codes (Faker's
+ * formats): a digit is '9', an ASCII upper-case letter 'A', the space between two tokens ' ',
+ * and '+', '(', ')', '-', '.', '/' stand for themselves. A candidate's shape is built token by
+ * token in one pass and looked up after each token, so the longest match wins. */
+
+/* Append the shape of token k (after one ' ' when it is apart from the previous one) to
+ * out[0..n); the new length, 0 when a byte has no shape or it does not fit. */
+static size_t shape_tok(const struct mf_deid_tagger *T, size_t k, char *out, size_t n)
+{
+    if (n > 0 && T->t[k].sp) {
+        if (n >= MF_TG_MAXSHAPE)
+            return 0;
+        out[n++] = ' ';
+    }
+    const char *s = TS(k);
+    for (size_t q = 0; q < TLEN(k); q++) {
+        char ch = s[q], c = 0;
+        if (ch >= '0' && ch <= '9')
+            c = '9';
+        else if (ch >= 'A' && ch <= 'Z')
+            c = 'A';
+        else if (ch == '+' || ch == '(' || ch == ')' || ch == '-' || ch == '.' || ch == '/')
+            c = ch;
+        if (c == 0 || n >= MF_TG_MAXSHAPE)
+            return 0;
+        out[n++] = c;
+    }
+    return n;
+}
+
+/* The tokens from a on one line, at most one space apart, whose shape is the longest one with
+ * a bit of want: the index of the last token + 1, 0 when none. Words (upper-case letters) take
+ * part only in postcodes ("7412 SL"). */
+static size_t shape_match(const struct mf_deid_tagger *T, size_t a, uint64_t want)
+{
+    char buf[MF_TG_MAXSHAPE];
+    size_t n = 0, best = 0;
+    for (size_t k = a; k < T->nt; k++) {
+        if (k > a && T->t[k].sp == 2)
+            break;
+        if (T->t[k].kind == K_WORD && !(want & MF_TG_S_POSTCODE))
+            break;
+        n = shape_tok(T, k, buf, n);
+        if (n == 0)
+            break;
+        if (T->t[k].kind != K_PUNCT && (mf_tg_shape(T->lex, buf, n) & want))
+            best = k + 1;
+    }
+    return best;
+}
+
+/* Money: a currency sign before token a or a currency word after token b. */
+static int money_context(const struct mf_deid_tagger *T, size_t a, size_t b)
+{
+    static const char *const cur[] = {"usd", "eur", "euro",   "euros", "gbp", "chf",     "sek",
+                                      "nok", "dkk", "kr",     "yen",   "jpy", "dollars", "pounds",
+                                      "rub", "inr", "rupees", "cad",   "aud", "pln",     "huf"};
+    if (a > 0 && T->t[a - 1].kind == K_PUNCT && T->t[a].sp == 0) {
+        const char *s = TS(a - 1);
+        if (s[0] == '$' || (TLEN(a - 1) > 1 && (unsigned char)s[0] >= 0xC2))
+            return 1; /* $ or a non-ASCII sign: euro, pound, yen */
+    }
+    if (b + 1 < T->nt && T->t[b + 1].sp < 2)
+        for (size_t k = 0; k < sizeof cur / sizeof cur[0]; k++)
+            if (is_w(T, b + 1, cur[k]))
+                return 1;
+    return 0;
+}
+
+/* A phone number of another country's shape starting at chunk c ("49/507 1275", "+(370)
+ * 61234567", "06-1/234 5678"): the last token, 0 when none. A shape that only a phone has
+ * (after '+', or 9+ digits after a trunk '0' or an area code in parentheses, or 10+ digits)
+ * stands alone unless a value word or unit says otherwise; a shorter one ("931 25 988",
+ * "1439.5067") needs a phone cue, a local cue ("reach me at") or a number cue ("my number is"). */
+static size_t shape_phone(const struct mf_deid_tagger *T, const struct chunk *c, uint64_t cues)
+{
+    size_t a = start_tok(c);
+    if (c->paren && a > 0 && T->t[a].sp == 0 && is_p(T, a - 1, '+'))
+        a--; /* "+(370)" */
+    size_t e1 = shape_match(T, a, MF_TG_S_PHONE);
+    if (e1 == 0 || e1 - 1 < c->tok[0])
+        return 0;
+    size_t e = e1 - 1;
+    unsigned digits = 0;
+    int years = 1;
+    for (size_t k = a; k <= e; k++) {
+        if (T->t[k].kind != K_NUM)
+            continue;
+        digits += (unsigned)TLEN(k);
+        unsigned v = num_val(T, k);
+        years &= TLEN(k) == 4 && v >= 1900 && v <= 2099;
+    }
+    if (years || money_context(T, a, e))
+        return 0; /* "in 2018 2019 2020", "$1 250 000" */
+    if (is_p(T, a, '+'))
+        return e;
+    int lead0 = TS(c->tok[0])[0] == '0';
+    int strong = digits >= 10 || (digits >= 9 && (lead0 || is_p(T, a, '(')));
+    if (strong)
+        return value_context(T, a, e, 0) ? 0 : e;
+    if (cues & MF_TG_L_PHCUE)
+        return e;
+    /* a cue in the three words after it: "604 327 061 is my number" */
+    int after = 0;
+    for (size_t k = e + 1, w = 0; k < T->nt && w < 3 && T->t[k].sp < 2 && !after; k++) {
+        if (T->t[k].kind == K_PUNCT)
+            break;
+        w++;
+        after = (T->t[k].lf & MF_TG_L_PHCUE) || is_w(T, k, "number");
+    }
+    if ((after || (local_cue(T, a) && !value_context(T, a, e, 1)) ||
+         ((cues & MF_TG_L_IDCUE) && !value_context(T, a, e, 0))))
+        return e;
+    return 0;
+}
+
+static size_t zip_before_place(struct mf_deid_tagger *T, size_t i);
 
 static void find_number(struct mf_deid_tagger *T, size_t i, size_t *next)
 {
@@ -1172,7 +1303,8 @@ static void find_number(struct mf_deid_tagger *T, size_t i, size_t *next)
                      (g == 3 && c.len[0] == 3 && c.len[1] == 3 && c.len[2] == 3) ||
                      (g == 3 && c.len[0] == 4 && c.len[1] == 3 && c.len[2] == 3)) &&
                     (g == 2 || c.sep[2] == c.sep[1]) && c.sep[1] != '?' && c.sep[1] != 'p' &&
-                    local_cue(T, start_tok(&c)) && !value_context(T, start_tok(&c), c.tok[g - 1]);
+                    local_cue(T, start_tok(&c)) &&
+                    !value_context(T, start_tok(&c), c.tok[g - 1], 1);
         if (!us && !intl && !cued && !local && !(dots == g - 1 && total >= 9))
             continue;
         size_t e = c.tok[g - 1];
@@ -1185,6 +1317,20 @@ static void find_number(struct mf_deid_tagger *T, size_t i, size_t *next)
         add_toks(T, start_tok(&c), e, (cues & MF_TG_L_FAXCUE) ? MF_DEID_FAX : MF_DEID_PHONE, 0.9f);
         *next = e + 1;
         return;
+    }
+    {
+        size_t e = shape_phone(T, &c, cues);
+        if (e) {
+            size_t a = start_tok(&c);
+            if (c.paren && a > 0 && T->t[a].sp == 0 && is_p(T, a - 1, '+'))
+                a--;
+            if (e + 1 < T->nt && T->t[e + 1].sp == 0 && T->t[e + 1].kind == K_MIX &&
+                (TS(e + 1)[0] == 'x' || TS(e + 1)[0] == 'X'))
+                e++;
+            add_toks(T, a, e, (cues & MF_TG_L_FAXCUE) ? MF_DEID_FAX : MF_DEID_PHONE, 0.8f);
+            *next = e + 1;
+            return;
+        }
     }
     /* month/year: 03/2024, 2024-03 */
     if (c.g >= 2 && (c.sep[1] == '/' || c.sep[1] == '-')) {
@@ -1206,6 +1352,21 @@ static void find_number(struct mf_deid_tagger *T, size_t i, size_t *next)
                 *next = c.tok[1] + 1;
                 return;
             }
+        }
+    }
+    /* a postal code of any locale's shape after "postal code" ("5474869", "12-345"), or before
+     * a place ("104 32 Hlinsko", "94952 Uelzen") */
+    if (!c.plus && !c.paren) {
+        size_t z = (cues & MF_TG_L_ZIPCUE) ? shape_match(T, i, MF_TG_S_POSTCODE) : 0;
+        if (z > i + 1 || (z && c.len[0] > 6)) {
+            add_toks(T, i, z - 1, MF_DEID_ZIP, 0.8f);
+            *next = z;
+            return;
+        }
+        z = zip_before_place(T, i);
+        if (z) {
+            *next = z;
+            return;
         }
     }
     /* single group */
@@ -1293,6 +1454,22 @@ static void find_mixed(struct mf_deid_tagger *T, size_t i, size_t *next)
         }
     }
     uint64_t cues = cues_before(T, i, 4);
+    /* a postal code with letters ("K1L 4J4", "S7 9FY") after "postal code" or before a place */
+    if (cues & MF_TG_L_ZIPCUE) {
+        size_t z = shape_match(T, i, MF_TG_S_POSTCODE);
+        if (z) {
+            add_toks(T, i, z - 1, MF_DEID_ZIP, 0.8f);
+            *next = z;
+            return;
+        }
+    }
+    {
+        size_t z = zip_before_place(T, i);
+        if (z) {
+            *next = z;
+            return;
+        }
+    }
     if ((digits >= 5 && n >= 6 && lead < n) || (digits >= 3 && (cues & MF_TG_L_IDCUE))) {
         /* codes like "E11.9", "ICD-10" have few digits; "2nd", "5th" are ordinals */
         size_t e = i;
@@ -1542,6 +1719,13 @@ static size_t tail_postcode(const struct mf_deid_tagger *T, size_t i)
             return i + 3;
         return 0;
     }
+    {
+        /* any locale's shape of more than one token ("394 13", "42 693", "104 32") or with
+         * letters ("A9A 9A9", "9999AA") */
+        size_t z = shape_match(T, i, MF_TG_S_POSTCODE);
+        if (z > i + 1 || (z && T->t[i].kind == K_MIX))
+            return z;
+    }
     if (T->t[i].kind != K_MIX)
         return 0;
     const char *s = TS(i);
@@ -1562,6 +1746,54 @@ static size_t tail_postcode(const struct mf_deid_tagger *T, size_t i)
             return i + 2;
     }
     return 0;
+}
+
+/* A postal code of any locale's shape at token i right before a place on the same line
+ * ("Send it to 104 32 Hlinsko", "94952 Uelzen", "L4P 1L6 Port Hope"): a dictionary place, or
+ * a capitalised word that no dictionary knows (not English, medical, a name or a cue). One
+ * digit group needs 4+ digits and is no year; no value word or unit, no money. Tags the code
+ * and the place; the token after them, 0 when none. */
+static size_t zip_before_place(struct mf_deid_tagger *T, size_t i)
+{
+    size_t z = shape_match(T, i, MF_TG_S_POSTCODE);
+    if (z == 0 || z >= T->nt || T->t[z].sp != 1 || T->t[z].kind != K_WORD || T->t[z].used)
+        return 0;
+    int lettered = 0; /* letters or a hyphen in the code: "H-1948 nyékvárad" */
+    for (size_t q = i; q < z; q++)
+        lettered |= T->t[q].kind != K_NUM;
+    int cs = mf_tg_case(TS(z), TLEN(z));
+    if (cs != 1 && !(lettered && cs == 2 && TLEN(z) >= 4 &&
+                     !(T->t[z].lf & (MF_TG_L_WORD | MF_TG_L_ALLOW | CUE_BITS | MF_TG_L_MONTH)) &&
+                     !medical_shape(TS(z), TLEN(z))))
+        return 0;
+    if (z == i + 1 && T->t[i].kind == K_NUM) {
+        unsigned v = num_val(T, i);
+        if (TLEN(i) < 4 || (TLEN(i) == 4 && v >= 1900 && v <= 2099))
+            return 0;
+    }
+    if (T->t[z].lf & (CUE_BITS | MF_TG_L_MONTH | MF_TG_L_ALLOW))
+        return 0;
+    /* the place: up to three capitalised words, one of them a place or unknown */
+    size_t k = z;
+    while (cs == 1 && k + 1 < T->nt && k - z < 2 && T->t[k + 1].sp == 1 &&
+           T->t[k + 1].kind == K_WORD && mf_tg_case(TS(k + 1), TLEN(k + 1)) == 1 &&
+           !(T->t[k + 1].lf & (CUE_BITS | MF_TG_L_MONTH | MF_TG_L_ALLOW)))
+        k++;
+    int ok = cs == 2;
+    for (size_t q = z; q <= k && !ok; q++) {
+        uint64_t lf = T->t[q].lf;
+        ok = (lf & MF_TG_L_PLACE) ||
+             (!(lf & (MF_TG_L_WORD | MF_TG_L_NAME | MF_TG_L_PROPER | MF_TG_L_STWORD)) &&
+              !medical_shape(TS(q), TLEN(q)) && TLEN(q) >= 3);
+    }
+    if (!ok)
+        return 0;
+    if (value_context(T, i, z - 1, 0) || money_context(T, i, z - 1) ||
+        (i > 0 && T->t[i].sp == 0 && (is_p(T, i - 1, '#') || is_p(T, i - 1, '-'))))
+        return 0;
+    add_toks(T, i, z - 1, MF_DEID_ZIP, 0.7f);
+    add_toks(T, z, k, MF_DEID_CITY, 0.7f);
+    return k + 1;
 }
 
 /* City, state, ZIP and unit lines after an address ending at token e; returns the last token
@@ -2121,8 +2353,11 @@ static size_t zip_after_place(struct mf_deid_tagger *T, size_t e)
     if (j >= T->nt || T->t[j].sp != 1 || T->t[j].used)
         return e;
     size_t z = tail_postcode(T, j);
+    int lettered = 0; /* a shape with letters or a hyphen: "7116XY", "H-5002", "22-601" */
     if (z) {
         z--;
+        for (size_t q = j; q <= z; q++)
+            lettered |= T->t[q].kind != K_NUM && !(T->t[q].kind == K_PUNCT && !is_p(T, q, '-'));
     } else if (T->t[j].kind == K_NUM && TLEN(j) >= 4 && TLEN(j) <= 6) {
         unsigned v = num_val(T, j);
         if (TLEN(j) == 4 && v >= 1900 && v <= 2099)
@@ -2139,6 +2374,9 @@ static size_t zip_after_place(struct mf_deid_tagger *T, size_t e)
                                      "with", "to",  "of", "from", "but", "where", "which", "until"};
     int ok = n >= T->nt || T->t[n].sp == 2 ||
              (T->t[n].kind == K_PUNCT && !is_p(T, n, '%') && !is_p(T, n, '/'));
+    /* such a shape needs no clause end after it ("moved to Muntendam 7882EM last year") */
+    if (!ok && lettered && T->t[n].kind != K_PUNCT && !value_context(T, j, z, 0))
+        ok = 1;
     for (size_t q = 0; !ok && q < sizeof fw / sizeof fw[0]; q++)
         ok = is_w(T, n, fw[q]);
     if (!ok)
@@ -2851,6 +3089,14 @@ static void tag_segment(struct mf_deid_tagger *T, size_t seg_end)
                 city_before_state(T, i);
             if (!done)
                 done = find_pobox(T, i, &next);
+            /* "H-6842 kisbarát": a postal code with a letter prefix before a place */
+            if (!done && TLEN(i) <= 2 && k->cap == 1 && is_p(T, i + 1, '-')) {
+                size_t z = zip_before_place(T, i);
+                if (z) {
+                    next = z;
+                    done = 1;
+                }
+            }
             if (!done && (k->lf & MF_TG_L_STSUF))
                 done = find_named_street(T, i, &next);
             if (!done && (k->lf & MF_TG_L_UNIT))

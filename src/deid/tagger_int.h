@@ -12,6 +12,11 @@
 
 #define MF_TG_MAXWORD   96
 #define MF_TG_MAXPHRASE 6
+#define MF_TG_MAXSHAPE  40 /* longest phone or postcode shape looked up */
+
+/* What a shape is: bits of the lexicon's shape table. */
+#define MF_TG_S_PHONE    1u /* a phone number of some locale: "+99 99 999 9999" */
+#define MF_TG_S_POSTCODE 2u /* a postal code: "9999-999", "A9A 9A9" */
 
 /* What a folded word is: bits of the lexicon's word table. */
 #define MF_TG_L_GF        (1ull << 0)  /* female given name */
@@ -63,6 +68,7 @@ struct mf_tg_pick {
 struct mf_deid_lexicon {
     struct mf_strmap words;   /* folded word -> MF_TG_L_* bits */
     struct mf_strmap phrases; /* folded words joined by ' ' -> MF_TG_L_* bits */
+    struct mf_strmap shapes;  /* phone and postcode shapes -> MF_TG_S_* bits */
     size_t max_phrase;
     struct mf_tg_pick pick[MF_DEID_LIST__COUNT];
     struct mf_buf text; /* pick entries, NUL-separated */
@@ -75,6 +81,8 @@ int mf_tg_case(const char *s, size_t n);
 /* The MF_TG_L_STAFFIX / MF_TG_L_CITYAFFIX bits of the endings of folded word w[0..n) that are
  * at least min bytes long and leave at least 3 bytes before them. */
 uint64_t mf_tg_affix(const struct mf_deid_lexicon *lex, const char *w, size_t n, size_t min);
+/* The MF_TG_S_* bits of shape s[0..n) (digit '9', upper-case letter 'A', a space, "+()-./"). */
+uint64_t mf_tg_shape(const struct mf_deid_lexicon *lex, const char *s, size_t n);
 /* The bits of a word (any case), 0 when unknown. */
 uint64_t mf_tg_lookup(const struct mf_deid_lexicon *lex, const char *s, size_t n);
 

@@ -11,6 +11,12 @@
  *   street.txt street-suffix.txt street-word.txt               streets (Faker; surrogates)
  *   street-affix.txt city-affix.txt                            endings of compound street
  *                                                              and town names (Faker)
+ *   phone-shape.txt postcode-shape.txt                         shapes of phone numbers and
+ *                                                              postal codes of every locale
+ *                                                              (Faker): digit '9', upper-case
+ *                                                              letter 'A', one ' ' per space
+ *                                                              run, "+()-./" kept; stored as
+ *                                                              they are in a table of their own
  *   words.txt proper.txt                                       common English words and
  *                                                              capitalised ones (wamerican)
  *   medical.list                                               drugs, diseases, anatomy,
@@ -187,25 +193,28 @@ struct lexfile {
     uint64_t flags;
     int pick; /* list for surrogates, or -1 */
     int required;
-    int affix; /* entries are word endings: stored as "-ending" (no token holds a '-') */
+    int affix;      /* entries are word endings: stored as "-ending" (no token holds a '-') */
+    uint64_t shape; /* entries are shapes (MF_TG_S_*): stored unfolded in lex->shapes */
 };
 
 static const struct lexfile FILES[] = {
-    {"given-female.txt", MF_TG_L_GF, MF_DEID_LIST_GIVEN_FEMALE, 1, 0},
-    {"given-male.txt", MF_TG_L_GM, MF_DEID_LIST_GIVEN_MALE, 1, 0},
-    {"given-any.txt", MF_TG_L_GA, -1, 1, 0},
-    {"family.txt", MF_TG_L_FAM, MF_DEID_LIST_FAMILY, 1, 0},
-    {"city.txt", MF_TG_L_CITY, MF_DEID_LIST_CITY, 1, 0},
-    {"country.txt", MF_TG_L_COUNTRY, -1, 1, 0},
-    {"subdivision.txt", MF_TG_L_SUBDIV, -1, 1, 0},
-    {"street.txt", 0, MF_DEID_LIST_STREET, 1, 0},
-    {"street-suffix.txt", MF_TG_L_STSUF, MF_DEID_LIST_STREET_SUFFIX, 1, 0},
-    {"street-word.txt", MF_TG_L_STWORD, -1, 1, 0},
-    {"street-affix.txt", MF_TG_L_STAFFIX, -1, 1, 1},
-    {"city-affix.txt", MF_TG_L_CITYAFFIX, -1, 1, 1},
-    {"words.txt", MF_TG_L_WORD, -1, 1, 0},
-    {"proper.txt", MF_TG_L_PROPER, -1, 1, 0},
-    {"medical.list", MF_TG_L_ALLOW, -1, 1, 0},
+    {"given-female.txt", MF_TG_L_GF, MF_DEID_LIST_GIVEN_FEMALE, 1, 0, 0},
+    {"given-male.txt", MF_TG_L_GM, MF_DEID_LIST_GIVEN_MALE, 1, 0, 0},
+    {"given-any.txt", MF_TG_L_GA, -1, 1, 0, 0},
+    {"family.txt", MF_TG_L_FAM, MF_DEID_LIST_FAMILY, 1, 0, 0},
+    {"city.txt", MF_TG_L_CITY, MF_DEID_LIST_CITY, 1, 0, 0},
+    {"country.txt", MF_TG_L_COUNTRY, -1, 1, 0, 0},
+    {"subdivision.txt", MF_TG_L_SUBDIV, -1, 1, 0, 0},
+    {"street.txt", 0, MF_DEID_LIST_STREET, 1, 0, 0},
+    {"street-suffix.txt", MF_TG_L_STSUF, MF_DEID_LIST_STREET_SUFFIX, 1, 0, 0},
+    {"street-word.txt", MF_TG_L_STWORD, -1, 1, 0, 0},
+    {"street-affix.txt", MF_TG_L_STAFFIX, -1, 1, 1, 0},
+    {"city-affix.txt", MF_TG_L_CITYAFFIX, -1, 1, 1, 0},
+    {"phone-shape.txt", 0, -1, 1, 0, MF_TG_S_PHONE},
+    {"postcode-shape.txt", 0, -1, 1, 0, MF_TG_S_POSTCODE},
+    {"words.txt", MF_TG_L_WORD, -1, 1, 0, 0},
+    {"proper.txt", MF_TG_L_PROPER, -1, 1, 0, 0},
+    {"medical.list", MF_TG_L_ALLOW, -1, 1, 0, 0},
 };
 
 static int load_file(struct mf_deid_lexicon *lex, const char *dir, const struct lexfile *f,
@@ -238,7 +247,16 @@ static int load_file(struct mf_deid_lexicon *lex, const char *dir, const struct 
             rc = mf_err_set(err, MF_EPARSE, "lexicon file '%s' line %zu: NUL byte", path, line);
             break;
         }
-        if (f->affix) {
+        if (f->shape) {
+            if (e - st > MF_TG_MAXSHAPE)
+                continue; /* longer than any candidate the tagger builds */
+            int added;
+            struct mf_strmap_slot *sl = mf_strmap_upsert(&lex->shapes, p + st, e - st, &added);
+            if (sl == NULL)
+                rc = MF_ENOMEM;
+            else
+                sl->value |= f->shape;
+        } else if (f->affix) {
             char tmp[MF_TG_MAXWORD];
             tmp[0] = '-';
             size_t k = mf_tg_fold(p + st, e - st, tmp + 1, sizeof tmp - 1);
@@ -560,6 +578,7 @@ int mf_deid_lexicon_load(const char *dir, struct mf_deid_lexicon **out, struct m
         return mf_err_set(err, MF_ENOMEM, "out of memory loading the lexicon");
     mf_strmap_init(&lex->words);
     mf_strmap_init(&lex->phrases);
+    mf_strmap_init(&lex->shapes);
     /* the installed lists hold about 130,000 words: size the table once instead of doubling
      * it a dozen times */
     if (mf_strmap_reserve(&lex->words, (size_t)1 << 17) != 0) {
@@ -594,6 +613,7 @@ void mf_deid_lexicon_free(struct mf_deid_lexicon *lex)
         return;
     mf_strmap_free(&lex->words);
     mf_strmap_free(&lex->phrases);
+    mf_strmap_free(&lex->shapes);
     for (int i = 0; i < MF_DEID_LIST__COUNT; i++)
         free(lex->pick[i].v);
     mf_buf_release(&lex->text);
@@ -626,6 +646,14 @@ uint64_t mf_tg_affix(const struct mf_deid_lexicon *lex, const char *w, size_t n,
             r |= sl->value & (MF_TG_L_STAFFIX | MF_TG_L_CITYAFFIX);
     }
     return r;
+}
+
+uint64_t mf_tg_shape(const struct mf_deid_lexicon *lex, const char *s, size_t n)
+{
+    if (n == 0 || n > MF_TG_MAXSHAPE || lex->shapes.n == 0)
+        return 0;
+    const struct mf_strmap_slot *sl = mf_strmap_get(&lex->shapes, s, n);
+    return sl ? sl->value : 0;
 }
 
 uint64_t mf_tg_lookup(const struct mf_deid_lexicon *lex, const char *s, size_t n)

@@ -38,7 +38,7 @@ check "$T/synth.json" 0.99 0.90 synth
 P="$MEDFM_SHARED_DATA/presidio-synth-pii-v2.json"
 if [ -f "$P" ]; then
   "$MEDFM" deid eval --json --corpus "presidio:$P" >"$T/presidio.json"
-  check "$T/presidio.json" 0.979 0.90 presidio
+  check "$T/presidio.json" 0.980 0.90 presidio
   # the text report names the primary figure
   "$MEDFM" deid eval --corpus "presidio:$P" --half odd >"$T/report.txt"
   grep -q "any overlap (primary)" "$T/report.txt" || fail "text report"

@@ -478,6 +478,52 @@ static void international_rules(void **state)
     reject("Dose 2 tablets 5/10 daily, BP 130/85", "5/10");
 }
 
+/* Phones and postal codes recognised by their shape: the lexicon's phone-shape.txt and
+ * postcode-shape.txt list every Faker locale's formats (digit '9', letter 'A'). All strings are
+ * invented. */
+static void shape_rules(void **state)
+{
+    (void)state;
+    /* phones: a shape of another country after a local cue, a phone cue, or a cue after it */
+    expect("Reach me at 49/507 1275 after six.", "49/507 1275", MF_DEID_PHONE);
+    expect("You can reach me at (52)/418-3307 anytime.", "(52)/418-3307", MF_DEID_PHONE);
+    expect("Please call 039 4 518 tomorrow.", "039 4 518", MF_DEID_PHONE);
+    expect("Contact details: 4729105, ask for the desk.", "4729105", MF_DEID_PHONE);
+    expect("812 44 907 is my number", "812 44 907", MF_DEID_PHONE);
+    /* long shapes stand alone: 10 digits, or 9 after a trunk '0' */
+    expect("6081 472339 is the landline", "6081 472339", MF_DEID_PHONE);
+    expect("Written on the note: 0612-345678.", "0612-345678", MF_DEID_PHONE);
+    expect("Her cousin abroad: +(370) 61234567.", "61234567", MF_DEID_PHONE);
+    /* postal codes: after a cue, before a place (known or unknown), lettered shapes after a
+     * place without a clause end */
+    expect("Her postal code is K2P 7R3.", "K2P 7R3", MF_DEID_ZIP);
+    expect("Postcode 4817624 on the form.", "4817624", MF_DEID_ZIP);
+    expect("Send the letter to 37 428 Velkobor, please.", "37 428", MF_DEID_ZIP);
+    expect("Send the letter to 37 428 Velkobor, please.", "Velkobor", MF_DEID_CITY);
+    expect("Forwarded to 91842 Ostwerden.", "91842", MF_DEID_ZIP);
+    expect("Parcel sent to H-6842 kisbarát today.", "H-6842", MF_DEID_ZIP);
+    expect("Parcel sent to H-6842 kisbarát today.", "kisbarát", MF_DEID_CITY);
+    expect("She moved to Vrendamoor 4381TK last spring.", "4381TK", MF_DEID_ZIP);
+    /* near-misses: years, money, units, lab series, BP, dates, times, ratios */
+    reject("Seen in 2018 2019 2020 for the same complaint.", "2018 2019 2020");
+    reject("Total cost was $1 250 000 last year.", "1 250 000");
+    reject("Invoice of 12 345 678 EUR was paid.", "12 345 678");
+    reject("Vitamin D 50000 IU weekly.", "50000");
+    reject("Received 3000 Kcal per day.", "3000");
+    reject("Walked 1500 Meters today.", "1500");
+    reject("Gave 2500 Units heparin.", "2500");
+    reject("In 2004 Paris hosted the games.", "2004");
+    reject("Scores 1234 5678 were recorded.", "1234 5678");
+    reject("Creatinine 1.2 1.4 1.1 over three days.", "1.2 1.4 1.1");
+    reject("Platelets 250 000 on admission.", "250 000");
+    reject("Dose 1 000 000 units penicillin.", "1 000 000");
+    reject("Weight 1 250 grams at birth.", "1 250");
+    reject("BP 130/85, HR 72.", "130/85");
+    reject("Follow-up on 12 05 2024 at 10:30.", "10:30");
+    reject("Follow-up on 12 05 2024 at 10:30.", "12 05");
+    reject("Titrate 5/10 then 10/20 weekly.", "5/10");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +537,7 @@ int main(void)
         cmocka_unit_test(names),
         cmocka_unit_test(uncued_rules),
         cmocka_unit_test(international_rules),
+        cmocka_unit_test(shape_rules),
         cmocka_unit_test(record_aware),
         cmocka_unit_test(hostile_input),
         cmocka_unit_test(offsets_are_bytes),

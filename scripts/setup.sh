@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config   # build
   libcjson-dev zlib1g-dev nettle-dev             # runtime libraries (JSON, gzip, SHA-256)
+  libopenblas-openmp-dev                         # matrix products of the transformer
+  libopenmpi-dev openmpi-bin                     # data-parallel training across processes
+  python3-torch python3-numpy                    # the training engine's reference (parity tests)
   libcmocka-dev                                  # unit tests
   python3 xz-utils time                          # test oracles, unpacking the data, peak RSS
   python3-fake-factory                           # name and place lists for the synthetic cohort

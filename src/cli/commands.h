@@ -12,5 +12,7 @@ int cmd_deid_text(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

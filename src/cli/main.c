@@ -18,6 +18,8 @@ static const struct verb verbs[] = {
     {"ingest", cmd_ingest, "read FHIR R4 (Bundles, Bulk NDJSON) or MIMIC-IV into an event store"},
     {"inspect", cmd_inspect, "summarize an event store, or show one patient's timeline"},
     {"synth", cmd_synth, "simulate a cohort with known true risks, effects and PHI"},
+    {"tokenize", cmd_tokenize, "show a patient's timeline as the model's tokens"},
+    {"train", cmd_train, "fit the tokenizer and train the transformer on an event store"},
 };
 
 static void usage(FILE *f)

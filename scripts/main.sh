@@ -2,8 +2,9 @@
 # main.sh - README command 1: set up, build, and run medfm's main job end to end on the
 # built-in default data: simulate a cohort with known ground truth (`medfm synth`), ingest its
 # FHIR Bulk Data export into a de-identified event store, print the store's summary and its
-# re-identification risk.
-# Output goes to build/main/.  MEDFM_MAIN_PATIENTS sets the cohort size (default 2000).
+# re-identification risk, and train the `small` transformer on it.
+# Output goes to build/main/.  MEDFM_MAIN_PATIENTS sets the cohort size (default 2000),
+# MEDFM_MAIN_STEPS the training steps (default 300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -20,4 +21,7 @@ build/medfm synth --patients "$patients" --seed 1 --out "$work/cohort"
 build/medfm ingest --format ndjson --key-file "$work/deid.key" --out "$work/store" "$work/cohort"
 build/medfm inspect "$work/store"
 build/medfm deid risk "$work/store" --quasi sex,birth_year,zip3 --k 5
-echo "main: cohort in $work/cohort (truth in $work/cohort/truth), store in $work/store" >&2
+build/medfm train --store "$work/store" --out "$work/model" --preset small \
+  --steps "${MEDFM_MAIN_STEPS:-300}" --batch 16 --eval-every 50 --log-every 25
+echo "main: cohort in $work/cohort (truth in $work/cohort/truth), store in $work/store," \
+  "model in $work/model" >&2

@@ -85,7 +85,8 @@ int cmd_train(int argc, char **argv)
         {"out", OPT_STRING, &out, "MODEL_DIR", "the model dir to write (required)"},
         {"preset", OPT_STRING, &preset, "NAME", "tiny, small (default) or base"},
         {"config", OPT_STRING, &config, "FILE",
-         "the architecture as a config.json (instead of --preset)"},
+         "the architecture as a config.json (instead of --preset; its vocab is replaced by "
+         "the fitted vocabulary's size)"},
         {"steps", OPT_INT, &steps, "N", "optimizer steps (default 1000)"},
         {"batch", OPT_INT, &batch, "B", "windows per micro-batch (default 8)"},
         {"accum", OPT_INT, &accum, "K",

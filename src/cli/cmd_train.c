@@ -12,6 +12,7 @@
 #include "cli/opts.h"
 #include "core/buf.h"
 #include "core/fs.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "train/dist.h"
 #include "train/train.h"
@@ -37,15 +38,13 @@ static int resume_defaults(const char *dir, struct mf_train_opts *o)
 {
     char p[PATH_MAX];
     snprintf(p, sizeof p, "%s/training.json", dir);
-    struct mf_buf b = MF_BUF_INIT;
     struct mf_err e = {0};
-    if (mf_fs_read_file(p, (size_t)256 << 20, &b, &e) != 0)
+    cJSON *j = mf_json_read_file(p, (size_t)256 << 20, &e);
+    if (j == NULL)
         return -1;
-    cJSON *j = cJSON_ParseWithLength(b.data, b.len);
-    mf_buf_release(&b);
     const cJSON *hp = cJSON_GetObjectItemCaseSensitive(j, "hyperparameters");
     if (!cJSON_IsObject(hp)) {
-        cJSON_Delete(j);
+        mf_json_release(j);
         return -1;
     }
 #define NUM(key, dst, type)                                                                        \
@@ -69,7 +68,7 @@ static int resume_defaults(const char *dir, struct mf_train_opts *o)
     const cJSON *sp = cJSON_GetObjectItemCaseSensitive(j, "steps_planned");
     if (cJSON_IsNumber(sp))
         o->steps = (int64_t)sp->valuedouble;
-    cJSON_Delete(j);
+    mf_json_release(j);
     return 0;
 }
 

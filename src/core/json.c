@@ -140,6 +140,21 @@ void mf_json_release(cJSON *root)
     pthread_setspecific(arena_key, &arena);
 }
 
+cJSON *mf_json_read_file(const char *path, size_t max, struct mf_err *err)
+{
+    struct mf_buf b = MF_BUF_INIT;
+    if (mf_fs_read_file(path, max, &b, err) != 0) {
+        mf_buf_release(&b);
+        return NULL;
+    }
+    size_t off = 0;
+    cJSON *root = mf_json_parse(b.data ? b.data : "", b.len, &off);
+    mf_buf_release(&b);
+    if (root == NULL)
+        mf_err_set(err, MF_EPARSE, "'%s': not valid JSON (at byte %zu)", path, off);
+    return root;
+}
+
 const char *mf_json_str(const cJSON *obj, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);

@@ -23,6 +23,11 @@
  * the byte offset where parsing stopped. */
 cJSON *mf_json_parse(const char *data, size_t len, size_t *err_offset);
 void mf_json_release(cJSON *root);
+/* Read and parse a JSON file of at most max bytes (released with mf_json_release).  NULL with
+ * an error naming the file (and the byte where parsing stopped) when it cannot be read or is
+ * not JSON. */
+struct mf_err;
+cJSON *mf_json_read_file(const char *path, size_t max, struct mf_err *err);
 
 /* Append the compact JSON text of item to out.  Numbers are printed with the fewest digits
  * that read back as the same double (cJSON's own printer can lose the last digit), so values

@@ -171,21 +171,14 @@ static int presidio_cat(const char *t, const char *s, size_t n)
 
 int mf_deid_corpus_load_presidio(const char *path, struct mf_deid_corpus *c, struct mf_err *err)
 {
-    struct mf_buf b = MF_BUF_INIT;
-    int rc = mf_fs_read_file(path, MAX_CORPUS, &b, err);
-    if (rc) {
-        mf_buf_release(&b);
-        return rc;
-    }
-    size_t off = 0;
-    cJSON *root = mf_json_parse(b.data ? b.data : "", b.len, &off);
-    mf_buf_release(&b);
+    cJSON *root = mf_json_read_file(path, MAX_CORPUS, err);
     if (root == NULL)
-        return mf_err_set(err, MF_EPARSE, "%s: JSON syntax error at byte %zu", path, off);
+        return err && err->code ? err->code : MF_EPARSE;
     if (!cJSON_IsArray(root)) {
         mf_json_release(root);
         return mf_err_set(err, MF_EPARSE, "%s: expected a JSON array", path);
     }
+    int rc = 0;
     size_t idx = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, root)

@@ -136,20 +136,12 @@ int mf_model_config_load(const char *path, struct mf_model_config *c, struct mf_
     static const char *const known[] = {"architecture", "version",    "vocab",   "dim",
                                         "layers",       "heads",      "hidden",  "context",
                                         "tied",         "rope_theta", "norm_eps"};
-    struct mf_buf b = MF_BUF_INIT;
-    int rc = mf_fs_read_file(path, 1 << 20, &b, err);
-    if (rc) {
-        mf_buf_release(&b);
-        return rc;
-    }
-    size_t off = 0;
-    cJSON *root = mf_json_parse(b.data ? b.data : "", b.len, &off);
+    cJSON *root = mf_json_read_file(path, 1 << 20, err);
+    if (root == NULL)
+        return err && err->code ? err->code : MF_EPARSE;
+    int rc = 0;
     struct mf_model_config z = {0};
     int version = 0;
-    if (root == NULL) {
-        rc = mf_err_set(err, MF_EPARSE, "'%s': invalid JSON at byte %zu", path, off);
-        goto out;
-    }
     if (!cJSON_IsObject(root)) {
         rc = mf_err_set(err, MF_EPARSE, "'%s': not a JSON object", path);
         goto out;
@@ -198,8 +190,6 @@ int mf_model_config_load(const char *path, struct mf_model_config *c, struct mf_
     }
     *c = z;
 out:
-    if (root)
-        mf_json_release(root);
-    mf_buf_release(&b);
+    mf_json_release(root);
     return rc;
 }

@@ -786,23 +786,15 @@ static int load_tree(const cJSON *root, const char *path, struct mf_vocab *v, st
 int mf_vocab_load(const char *path, struct mf_vocab **out, struct mf_err *err)
 {
     *out = NULL;
-    struct mf_buf b = MF_BUF_INIT;
-    int rc = mf_fs_read_file(path, VOCAB_MAX_BYTES, &b, err);
-    if (rc) {
-        mf_buf_release(&b);
-        return rc;
-    }
-    size_t off = 0;
-    cJSON *root = mf_json_parse(b.data ? b.data : "", b.len, &off);
-    mf_buf_release(&b);
+    cJSON *root = mf_json_read_file(path, VOCAB_MAX_BYTES, err);
     if (root == NULL)
-        return mf_err_set(err, MF_EPARSE, "'%s': not valid JSON (at byte %zu)", path, off);
+        return err && err->code ? err->code : MF_EPARSE;
     struct mf_vocab *v = mf_vocab_new();
     if (v == NULL) {
         mf_json_release(root);
         return mf_err_set(err, MF_ENOMEM, "out of memory reading '%s'", path);
     }
-    rc = load_tree(root, path, v, err);
+    int rc = load_tree(root, path, v, err);
     mf_json_release(root);
     if (rc) {
         mf_vocab_free(v);

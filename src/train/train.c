@@ -438,17 +438,15 @@ static int load_dir(struct state *st, int max_batch, struct mf_err *err)
         return rc;
     /* the history, and the run's own settings */
     snprintf(p, sizeof p, "%s/training.json", dir);
-    struct mf_buf b = MF_BUF_INIT;
-    if ((rc = mf_fs_read_file(p, (size_t)256 << 20, &b, err)) != 0)
-        return rc;
-    cJSON *j = cJSON_ParseWithLength(b.data, b.len);
-    mf_buf_release(&b);
+    cJSON *j = mf_json_read_file(p, (size_t)256 << 20, err);
+    if (j == NULL)
+        return err && err->code ? err->code : MF_EPARSE;
     const cJSON *tl = cJSON_GetObjectItemCaseSensitive(j, "train_loss");
     const cJSON *vl = cJSON_GetObjectItemCaseSensitive(j, "val_loss");
     const cJSON *steps = cJSON_GetObjectItemCaseSensitive(j, "steps");
     if (!cJSON_IsArray(tl) || !cJSON_IsArray(vl) || !cJSON_IsNumber(steps) ||
         (int64_t)steps->valuedouble != st->step) {
-        cJSON_Delete(j);
+        mf_json_release(j);
         return mf_err_set(err, MF_EPARSE, "'%s': damaged, or not from the same checkpoint", p);
     }
     const cJSON *e;
@@ -471,7 +469,7 @@ static int load_dir(struct state *st, int max_batch, struct mf_err *err)
     const cJSON *seed = cJSON_GetObjectItemCaseSensitive(j, "seed");
     if (cJSON_IsNumber(seed))
         st->seed = (uint64_t)seed->valuedouble;
-    cJSON_Delete(j);
+    mf_json_release(j);
     return rc ? mf_err_set(err, rc, "out of memory") : 0;
 }
 

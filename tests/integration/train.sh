@@ -61,6 +61,31 @@ assert a["train_loss"] == b["train_loss"], "train_loss"
 assert a["val_loss"] == b["val_loss"], "val_loss"
 PY
 
+# --- exact resume after kill -9: the last checkpoint, resumed, equals the straight run ---------
+kargs=(--store "$T/store" --preset tiny --steps 150 --batch 32 --threads 2 --seed 7
+  --eval-every 50 --eval-windows 8 --quiet)
+"$MEDFM" train "${kargs[@]}" --out "$T/k1"
+"$MEDFM" train "${kargs[@]}" --out "$T/k2" --checkpoint-every 5 &
+pid=$!
+for _ in $(seq 600); do
+  [ -s "$T/k2/training.json" ] && break
+  sleep 0.05
+done
+sleep 0.3
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+killed_at=$("$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"])' \
+  "$T/k2/training.json")
+[ "$killed_at" -lt 150 ] || fail "the kill came after the run ended: make the run longer"
+"$MEDFM" train --store "$T/store" --out "$T/k2" --resume --threads 2 --quiet
+cmp -s "$T/k1/model.safetensors" "$T/k2/model.safetensors" ||
+  fail "killed at step $killed_at and resumed: weights differ from the straight run"
+"$PYTHON" - "$T/k1/training.json" "$T/k2/training.json" <<'PY' || fail "losses differ after kill"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+assert a["train_loss"] == b["train_loss"] and a["val_loss"] == b["val_loss"]
+PY
+
 # --- a kill leaves the last checkpoint whole; Ctrl-C checkpoints ------------------------------
 "$MEDFM" train "${args[@]}" --steps 100000 --checkpoint-every 3 --out "$T/m3" &
 pid=$!

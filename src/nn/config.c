@@ -133,12 +133,20 @@ static int get_float(const cJSON *root, const char *path, const char *key, float
 
 int mf_model_config_load(const char *path, struct mf_model_config *c, struct mf_err *err)
 {
-    static const char *const known[] = {"architecture", "version",    "vocab",   "dim",
-                                        "layers",       "heads",      "hidden",  "context",
-                                        "tied",         "rope_theta", "norm_eps"};
     cJSON *root = mf_json_read_file(path, 1 << 20, err);
     if (root == NULL)
         return err && err->code ? err->code : MF_EPARSE;
+    int rc = mf_model_config_from_json(root, path, c, err);
+    mf_json_release(root);
+    return rc;
+}
+
+int mf_model_config_from_json(const cJSON *root, const char *path, struct mf_model_config *c,
+                              struct mf_err *err)
+{
+    static const char *const known[] = {"architecture", "version",    "vocab",   "dim",
+                                        "layers",       "heads",      "hidden",  "context",
+                                        "tied",         "rope_theta", "norm_eps"};
     int rc = 0;
     struct mf_model_config z = {0};
     int version = 0;
@@ -190,6 +198,5 @@ int mf_model_config_load(const char *path, struct mf_model_config *c, struct mf_
     }
     *c = z;
 out:
-    mf_json_release(root);
     return rc;
 }

@@ -56,6 +56,10 @@ int mf_model_config_check(const struct mf_model_config *c, struct mf_err *err);
 /* config.json <-> config (the JSON also names the architecture and version). */
 int mf_model_config_save(const struct mf_model_config *c, const char *path, struct mf_err *err);
 int mf_model_config_load(const char *path, struct mf_model_config *c, struct mf_err *err);
+/* The same from a parsed config.json (path is used in errors). */
+struct cJSON;
+int mf_model_config_from_json(const struct cJSON *root, const char *path, struct mf_model_config *c,
+                              struct mf_err *err);
 
 /* One tensor of the parameter block. */
 struct mf_tensor_info {

@@ -67,6 +67,10 @@ int mf_vocab_fit(const struct mf_store *s, const struct mf_tok_opts *o, struct m
 int mf_vocab_save(const struct mf_vocab *v, const char *path, struct mf_err *err);
 /* Read and validate vocab.json (errors name the file and the JSON path). */
 int mf_vocab_load(const char *path, struct mf_vocab **out, struct mf_err *err);
+/* The same from a parsed vocab.json (name is used in errors). */
+struct cJSON;
+int mf_vocab_from_json(const struct cJSON *root, const char *name, struct mf_vocab **out,
+                       struct mf_err *err);
 void mf_vocab_free(struct mf_vocab *v);
 
 uint32_t mf_vocab_size(const struct mf_vocab *v);

@@ -783,23 +783,29 @@ static int load_tree(const cJSON *root, const char *path, struct mf_vocab *v, st
     return mf_vocab_finish(v, path, err);
 }
 
-int mf_vocab_load(const char *path, struct mf_vocab **out, struct mf_err *err)
+int mf_vocab_from_json(const cJSON *root, const char *name, struct mf_vocab **out,
+                       struct mf_err *err)
 {
     *out = NULL;
-    cJSON *root = mf_json_read_file(path, VOCAB_MAX_BYTES, err);
-    if (root == NULL)
-        return err && err->code ? err->code : MF_EPARSE;
     struct mf_vocab *v = mf_vocab_new();
-    if (v == NULL) {
-        mf_json_release(root);
-        return mf_err_set(err, MF_ENOMEM, "out of memory reading '%s'", path);
-    }
-    int rc = load_tree(root, path, v, err);
-    mf_json_release(root);
+    if (v == NULL)
+        return mf_err_set(err, MF_ENOMEM, "out of memory reading '%s'", name);
+    int rc = load_tree(root, name, v, err);
     if (rc) {
         mf_vocab_free(v);
         return rc;
     }
     *out = v;
     return 0;
+}
+
+int mf_vocab_load(const char *path, struct mf_vocab **out, struct mf_err *err)
+{
+    *out = NULL;
+    cJSON *root = mf_json_read_file(path, VOCAB_MAX_BYTES, err);
+    if (root == NULL)
+        return err && err->code ? err->code : MF_EPARSE;
+    int rc = mf_vocab_from_json(root, path, out, err);
+    mf_json_release(root);
+    return rc;
 }

@@ -485,25 +485,26 @@ static uint64_t window_id(uint64_t seed, int64_t step, int micro, int row)
     return x;
 }
 
-static double evaluate(struct state *st, const uint32_t *vt, const uint32_t *vy, int nwin, int B,
-                       int T, struct mf_err *err)
+/* The mean loss over the counted targets of the validation windows, in batches of B. */
+static int evaluate(struct state *st, const uint32_t *vt, const uint32_t *vy, int nwin, int B,
+                    int T, double *out, struct mf_err *err)
 {
     double sum = 0;
     long counted = 0;
     for (int w = 0; w < nwin; w += B) {
         int b = nwin - w < B ? nwin - w : B;
         float loss = 0;
-        if (mf_model_forward(st->model, vt + (size_t)w * T, vy + (size_t)w * T, b, T, &loss) != 0) {
-            mf_err_set(err, MF_EINVAL, "evaluation failed");
-            return NAN;
-        }
+        int rc = mf_model_forward(st->model, vt + (size_t)w * T, vy + (size_t)w * T, b, T, &loss);
+        if (rc != 0)
+            return mf_err_set(err, rc, "the validation pass failed");
         long c = 0;
         for (size_t i = (size_t)w * T; i < (size_t)(w + b) * T; i++)
             c += vy[i] != MF_NN_IGNORE;
         sum += (double)loss * c;
         counted += c;
     }
-    return counted ? sum / (double)counted : NAN;
+    *out = counted ? sum / (double)counted : NAN;
+    return 0;
 }
 
 static void fmt_secs(double s, char *out, size_t n)
@@ -701,13 +702,12 @@ int mf_train_run(const struct mf_train_opts *o, struct mf_train_result *res, str
             break;
         }
         int do_eval = step % eval_every == 0 || step == o->steps;
-        if (do_eval && lead) {
-            last_val = evaluate(&st, vt, vy, nwin, max_batch, T, err);
-            if (hist_add(&st.h.val, &st.h.n_val, &st.h.cap_val, (double)step, last_val) != 0) {
-                rc = mf_err_set(err, MF_ENOMEM, "out of memory");
-                break;
-            }
-        }
+        /* a failure here stops the job at the exchange below, not before (the other ranks
+         * would wait for this one forever) */
+        if (do_eval && lead &&
+            (rc = evaluate(&st, vt, vy, nwin, max_batch, T, &last_val, err)) == 0 &&
+            hist_add(&st.h.val, &st.h.n_val, &st.h.cap_val, (double)step, last_val) != 0)
+            rc = mf_err_set(err, MF_ENOMEM, "out of memory");
         if (lead && !q && (step % log_every == 0 || step == end || do_eval)) {
             double tps = win_time > 0 ? win_tokens / win_time : 0;
             double gf = tps * fl / 1e9;
@@ -737,11 +737,14 @@ int mf_train_run(const struct mf_train_opts *o, struct mf_train_result *res, str
             break;
         }
         int ck = o->checkpoint_every > 0 && step % o->checkpoint_every == 0 && step < end;
-        int sig = stop_signal != 0;
-        if (mf_dist_max_int(&sig) != 0) { /* a signal to any rank stops them all */
+        /* 2: a rank failed, 1: a rank was signalled; either stops them all */
+        int sig = rc ? 2 : stop_signal != 0;
+        if (mf_dist_max_int(&sig) != 0 && rc == 0)
             rc = mf_err_set(err, MF_EIO, "exchanging state between ranks failed");
+        if (rc == 0 && sig == 2)
+            rc = mf_err_set(err, MF_EIO, "another rank failed");
+        if (rc)
             break;
-        }
         if (sig || ck) {
             st.seconds += mf_now() - t_run;
             t_run = mf_now();

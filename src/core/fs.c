@@ -63,6 +63,24 @@ out:
     return rc;
 }
 
+int mf_fs_write_all(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            if (k == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
 int mf_fs_write_file_atomic(const char *path, const void *data, size_t n, struct mf_err *err)
 {
     char tmp[4096];
@@ -71,20 +89,11 @@ int mf_fs_write_file_atomic(const char *path, const void *data, size_t n, struct
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return mf_err_set(err, MF_EIO, "cannot create '%s': %s", tmp, strerror(errno));
-    const char *p = data;
-    size_t left = n;
-    while (left) {
-        ssize_t k = write(fd, p, left);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return mf_err_set(err, MF_EIO, "cannot write '%s': %s", tmp, strerror(e));
-        }
-        p += k;
-        left -= (size_t)k;
+    if (mf_fs_write_all(fd, data, n) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return mf_err_set(err, MF_EIO, "cannot write '%s': %s", tmp, strerror(e));
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
         unlink(tmp);

@@ -24,6 +24,8 @@ int mf_fs_mkdir_p(const char *path, struct mf_err *err);
 /* Remove a file or a folder tree; a missing path is not an error. */
 int mf_fs_rm_rf(const char *path);
 int mf_fs_fsync_dir(const char *path);
+/* Write all n bytes to fd, retrying short writes and EINTR.  0, or -1 with errno set. */
+int mf_fs_write_all(int fd, const void *data, size_t n);
 /* Start writing a file's range to disk now, without waiting (Linux; elsewhere nothing), so a
  * large output's final fsync does not write it all at once at the end. */
 void mf_fs_start_writeback(int fd, int64_t off, int64_t len);

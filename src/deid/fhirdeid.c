@@ -846,20 +846,6 @@ struct outputs {
     int64_t bytes;
 };
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* Append a finished task's groups to their files: one write per type, straight from the
  * worker's buffer. */
 static int outputs_write(struct outputs *o, const struct task *t, struct mf_err *err)
@@ -893,7 +879,7 @@ static int outputs_write(struct outputs *o, const struct task *t, struct mf_err 
             o->n++;
         }
         struct ofile *f = &o->f[s->value];
-        if (write_all(f->fd, g->lines.data, g->lines.len) != 0)
+        if (mf_fs_write_all(f->fd, g->lines.data, g->lines.len) != 0)
             return mf_err_set(err, MF_EIO, "cannot write into '%s'", o->dir);
         f->count += g->count;
         f->written += (int64_t)g->lines.len;

@@ -2,7 +2,9 @@
 # main.sh - README command 1: set up, build, and run medfm's main job end to end on the
 # built-in default data: simulate a cohort with known ground truth (`medfm synth`), ingest its
 # FHIR Bulk Data export into a de-identified event store, print the store's summary and its
-# re-identification risk, and train the `small` transformer on it.
+# re-identification risk, train the `small` transformer on it, and use it zero-shot: label and
+# predict the 1-year risk of death on the held-out patients, and simulate one patient's futures
+# with a what-if code.
 # Output goes to build/main/.  MEDFM_MAIN_PATIENTS sets the cohort size (default 2000),
 # MEDFM_MAIN_STEPS the training steps (default 300).
 set -euo pipefail
@@ -23,5 +25,12 @@ build/medfm inspect "$work/store"
 build/medfm deid risk "$work/store" --quasi sex,birth_year,zip3 --k 5
 build/medfm train --store "$work/store" --out "$work/model" --preset small \
   --steps "${MEDFM_MAIN_STEPS:-300}" --batch 16 --eval-every 50 --log-every 25
+build/medfm label --store "$work/store" --task tasks/death_1y.yaml --out "$work/death_1y.labels.csv"
+build/medfm predict --model "$work/model" --store "$work/store" --task tasks/death_1y.yaml \
+  --samples 20 --split held_out --out "$work/death_1y.pred.csv"
+# one held-out patient's futures, with and without a statin started today
+patient=$(sed -n 2p "$work/death_1y.pred.csv" | cut -d, -f1)
+build/medfm simulate --model "$work/model" --store "$work/store" --patient "$patient" \
+  --samples 20 --horizon 1y --task tasks/death_1y.yaml --intervention RxNorm/259255
 echo "main: cohort in $work/cohort (truth in $work/cohort/truth), store in $work/store," \
-  "model in $work/model" >&2
+  "model in $work/model, predictions in $work/death_1y.pred.csv" >&2

@@ -8,6 +8,8 @@ packages=(
   libcjson-dev zlib1g-dev nettle-dev             # runtime libraries (JSON, gzip, SHA-256)
   libopenblas-openmp-dev                         # matrix products of the transformer
   libopenmpi-dev openmpi-bin                     # data-parallel training across processes
+  libyaml-dev                                    # task definitions (ACES YAML)
+  liblinear-dev                                  # linear probes on patient embeddings
   python3-torch python3-numpy                    # the training engine's reference (parity tests)
   libcmocka-dev                                  # unit tests
   python3 xz-utils time                          # test oracles, unpacking the data, peak RSS

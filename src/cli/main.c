@@ -15,8 +15,13 @@ struct verb {
 
 static const struct verb verbs[] = {
     {"deid", cmd_deid, "de-identification tools: keygen (a secret key for pseudonyms and shifts)"},
+    {"embed", cmd_embed, "write patient embeddings (float32) and their index"},
     {"ingest", cmd_ingest, "read FHIR R4 (Bundles, Bulk NDJSON) or MIMIC-IV into an event store"},
     {"inspect", cmd_inspect, "summarize an event store, or show one patient's timeline"},
+    {"label", cmd_label, "label a store's patients for a task definition (ACES YAML)"},
+    {"predict", cmd_predict, "risks for a task from simulated futures (or a linear probe)"},
+    {"probe", cmd_probe, "fit a linear probe on patient embeddings for a task"},
+    {"simulate", cmd_simulate, "sample possible futures of one patient, with what-if codes"},
     {"synth", cmd_synth, "simulate a cohort with known true risks, effects and PHI"},
     {"tokenize", cmd_tokenize, "show a patient's timeline as the model's tokens"},
     {"train", cmd_train, "fit the tokenizer and train the transformer on an event store"},

@@ -105,6 +105,14 @@ int opts_parse(int argc, char **argv, const struct cmd_help *h, const char **pos
         }
         if (o->type == OPT_STRING) {
             *(const char **)o->dest = val;
+        } else if (o->type == OPT_LIST) {
+            struct opt_list *l = o->dest;
+            if (l->n == OPT_LIST_MAX) {
+                fprintf(stderr, "medfm: option '--%s' given more than %d times\n", o->name,
+                        OPT_LIST_MAX);
+                goto usage;
+            }
+            l->v[l->n++] = val;
         } else if (o->type == OPT_INT) {
             char *end;
             errno = 0;

@@ -6,12 +6,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum opt_type { OPT_FLAG, OPT_STRING, OPT_INT, OPT_SIZE };
+enum opt_type { OPT_FLAG, OPT_STRING, OPT_INT, OPT_SIZE, OPT_LIST };
+
+/* The values of an option given several times (OPT_LIST), in order. */
+#define OPT_LIST_MAX 32
+struct opt_list {
+    const char *v[OPT_LIST_MAX];
+    int n;
+};
 
 struct opt {
     const char *name; /* long name without "--" */
     enum opt_type type;
-    void *dest;          /* int * for FLAG and INT, const char ** for STRING, size_t * for SIZE */
+    void *dest; /* int * for FLAG and INT, const char ** for STRING, size_t * for SIZE, struct
+                  opt_list * for LIST */
     const char *argname; /* shown in help, e.g. "DIR" */
     const char *help;
 };

@@ -2,7 +2,11 @@
 #include "core/timeutil.h"
 #include "core/err.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 int64_t mf_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
@@ -142,4 +146,33 @@ void mf_time_format(int64_t t, char out[32])
                  (long long)us);
     else
         snprintf(out, 32, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d, hh, mm, ss);
+}
+
+int mf_duration_parse(const char *s, int64_t *out)
+{
+    static const struct {
+        const char *unit;
+        double usec;
+    } units[] = {
+        {"s", 1e6},
+        {"min", 60e6},
+        {"h", 3600e6},
+        {"d", 86400e6},
+        {"w", 7 * 86400e6},
+        {"mo", 30.4375 * 86400e6},
+        {"y", 365.25 * 86400e6},
+    };
+    if (s == NULL || *s == '\0')
+        return MF_EPARSE;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v >= 0) || v > 1e6)
+        return MF_EPARSE;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(end, units[i].unit) == 0) {
+            *out = (int64_t)llround(v * units[i].usec);
+            return 0;
+        }
+    return MF_EPARSE;
 }

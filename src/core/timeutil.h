@@ -30,6 +30,10 @@ int64_t mf_days_from_civil(int64_t y, unsigned m, unsigned d);
 /* Inverse of mf_days_from_civil. */
 void mf_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
+/* A duration such as "1y", "6mo", "30d", "24h", "90min", "45s", "2w" (one number and a unit:
+ * s, min, h, d, w, mo = 30.4375 days, y = 365.25 days) into microseconds.  0 or MF_EPARSE. */
+int mf_duration_parse(const char *s, int64_t *out);
+
 /* Build a time from a date at midnight UTC. */
 int64_t mf_time_from_date(int64_t y, unsigned m, unsigned d);
 

@@ -89,14 +89,14 @@ void mf_nn_rope_table(float *tab, int T, int hd, double theta)
 }
 
 /* dir = 1 rotates by +angle, -1 by -angle (the transpose) */
-static void rope(float *x, const float *tab, int table_T, int B, int T, int C, int NH, int dir)
+static void rope(float *x, const float *tab, int table_T, int N, int T, int pos0, int C, int NH,
+                 int dir)
 {
     int hd = C / NH, half = hd / 2;
     const float *cs = tab, *sn = tab + (size_t)table_T * half;
-    int N = B * T;
 #pragma omp parallel for schedule(static) if (MF_NN_PAR((size_t)N * C))
     for (int r = 0; r < N; r++) {
-        int t = r % T;
+        int t = pos0 + r % T;
         const float *cr = cs + (size_t)t * half, *sr = sn + (size_t)t * half;
         for (int h = 0; h < NH; h++) {
             float *p = x + (size_t)r * C + (size_t)h * hd;
@@ -112,12 +112,17 @@ static void rope(float *x, const float *tab, int table_T, int B, int T, int C, i
 
 void mf_nn_rope_forward(float *x, const float *tab, int table_T, int B, int T, int C, int NH)
 {
-    rope(x, tab, table_T, B, T, C, NH, 1);
+    rope(x, tab, table_T, B * T, T, 0, C, NH, 1);
+}
+
+void mf_nn_rope_at(float *x, const float *tab, int table_T, int N, int T, int pos0, int C, int NH)
+{
+    rope(x, tab, table_T, N, T, pos0, C, NH, 1);
 }
 
 void mf_nn_rope_backward(float *dx, const float *tab, int table_T, int B, int T, int C, int NH)
 {
-    rope(dx, tab, table_T, B, T, C, NH, -1);
+    rope(dx, tab, table_T, B * T, T, 0, C, NH, -1);
 }
 
 void mf_nn_swiglu_forward(float *g, const float *a1, const float *a3, size_t n)

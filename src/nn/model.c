@@ -19,46 +19,6 @@
 #include "nn/model.h"
 #include "nn/nn_int.h"
 
-struct layer {
-    size_t n1, wq, wk, wv, wo, n2, w1, w3, w2; /* offsets into the parameter block */
-};
-
-struct mf_model {
-    struct mf_model_config c;
-    int max_batch, train;
-    float eps;
-    double theta;
-    size_t n_params, n_tensors;
-    struct mf_tensor_info *tensors;
-    struct layer *lay;
-    size_t emb, normf, outw; /* outw == emb when tied */
-    float *params, *grads, *moments;
-
-    /* activations, rows N = B * T (at most max_batch * context) */
-    size_t nmax;
-    size_t sc, sh, sn, slse; /* per-layer strides (0 for inference: layers share) */
-    float *act;
-    float *x;       /* [L+1][N][C] the residual stream entering each layer, then the last output */
-    float *h;       /* [L][N][C] after the attention residual */
-    float *n1, *n2; /* [L][N][C] normed inputs of attention and MLP */
-    float *rstd1, *rstd2; /* [L][N] */
-    float *q, *k, *v;     /* [L][N][C] after rotary (q, k) */
-    float *att;           /* [L][N][C] attention output before wo */
-    float *lse;           /* [L][B][NH][T] */
-    float *a1, *a3, *g;   /* [L][N][H] */
-    float *nf, *rstdf;    /* [N][C], [N] final norm */
-    float *logits;        /* [N][V] */
-    float *rowlse;        /* [N] log-sum-exp of each counted row's logits */
-    float *rope;          /* cos/sin tables for context positions */
-    /* backward scratch (training only) */
-    float *dx, *dn, *dq, *dk, *dv, *datt, *da1, *dg, *dlogits, *dsum;
-    uint32_t *tokens, *targets; /* copies of the last forward's inputs */
-
-    int B, T, have_fwd, have_targets;
-    size_t count;
-    double loss;
-};
-
 /* ---- sizes with overflow checks ---- */
 
 static int mul_ok(size_t a, size_t b, size_t *out)

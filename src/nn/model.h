@@ -121,4 +121,26 @@ int mf_model_save_safetensors(const struct mf_model *m, const char *path, const 
  * F32; errors name the file and tensor.  Extra tensors are refused. */
 int mf_model_load_safetensors(struct mf_model *m, const char *path, struct mf_err *err);
 
+/* Incremental decoding (inference).  A KV cache keeps every layer's keys (after rotation) and
+ * values for `rows` sequences of up to context positions: layers x rows x context x dim x 2
+ * floats.  Rows advance together: mf_model_decode appends T tokens to each of n rows that all
+ * hold `pos` positions already. */
+struct mf_kv;
+
+int mf_kv_new(const struct mf_model_config *c, int rows, struct mf_kv **out, struct mf_err *err);
+void mf_kv_free(struct mf_kv *kv);
+size_t mf_kv_bytes(const struct mf_kv *kv);
+int mf_kv_rows(const struct mf_kv *kv);
+/* Copy the first len positions of row src into row dst. */
+void mf_kv_copy_row(struct mf_kv *kv, int src, int dst, int len);
+
+/* Run tokens[n][T] at positions pos..pos+T-1 of cache rows rows[0..n) (distinct), storing
+ * their keys and values.  For the last position of each row it writes the logits into
+ * logits[n][vocab] and the final normalized hidden state into hidden[n][dim] (either may be
+ * NULL).  Rows are processed in groups that fit the model's activation buffers (max_batch x
+ * context positions), so a model made with max_batch 1 decodes any number of rows.  Returns
+ * MF_EINVAL for a bad token, row or position (pos + T > context). */
+int mf_model_decode(struct mf_model *m, struct mf_kv *kv, const int *rows, int n,
+                    const uint32_t *tokens, int T, int pos, float *logits, float *hidden);
+
 #endif

@@ -14,7 +14,48 @@
 
 #include "core/err.h"
 
-struct mf_model;
+#include "nn/model.h"
+
+/* The model's layout and buffers (model.c allocates them; decode.c reads them too). */
+struct layer {
+    size_t n1, wq, wk, wv, wo, n2, w1, w3, w2; /* offsets into the parameter block */
+};
+
+struct mf_model {
+    struct mf_model_config c;
+    int max_batch, train;
+    float eps;
+    double theta;
+    size_t n_params, n_tensors;
+    struct mf_tensor_info *tensors;
+    struct layer *lay;
+    size_t emb, normf, outw; /* outw == emb when tied */
+    float *params, *grads, *moments;
+
+    /* activations, rows N = B * T (at most max_batch * context) */
+    size_t nmax;
+    size_t sc, sh, sn, slse; /* per-layer strides (0 for inference: layers share) */
+    float *act;
+    float *x;       /* [L+1][N][C] the residual stream entering each layer, then the last output */
+    float *h;       /* [L][N][C] after the attention residual */
+    float *n1, *n2; /* [L][N][C] normed inputs of attention and MLP */
+    float *rstd1, *rstd2; /* [L][N] */
+    float *q, *k, *v;     /* [L][N][C] after rotary (q, k) */
+    float *att;           /* [L][N][C] attention output before wo */
+    float *lse;           /* [L][B][NH][T] */
+    float *a1, *a3, *g;   /* [L][N][H] */
+    float *nf, *rstdf;    /* [N][C], [N] final norm */
+    float *logits;        /* [N][V] */
+    float *rowlse;        /* [N] log-sum-exp of each counted row's logits */
+    float *rope;          /* cos/sin tables for context positions */
+    /* backward scratch (training only) */
+    float *dx, *dn, *dq, *dk, *dv, *datt, *da1, *dg, *dlogits, *dsum;
+    uint32_t *tokens, *targets; /* copies of the last forward's inputs */
+
+    int B, T, have_fwd, have_targets;
+    size_t count;
+    double loss;
+};
 
 /* Whether a loop over `work` elementary operations is worth a parallel region (an OpenMP
  * `if` clause: results are the same either way, only small loops skip the thread wake-up). */
@@ -35,6 +76,10 @@ void mf_nn_rmsnorm_forward(float *out, float *rstd, const float *x, const float 
 /* dx += d/dx, dg += d/dg of the forward above, given dout. */
 void mf_nn_rmsnorm_backward(float *dx, float *dg, const float *dout, const float *x, const float *g,
                             const float *rstd, int N, int C);
+
+/* Rotate rows of x[N][C] whose positions are pos0 + (row % T) (the inference path: rows
+ * continue a cached sequence).  tab is built for table_T positions. */
+void mf_nn_rope_at(float *x, const float *tab, int table_T, int N, int T, int pos0, int C, int NH);
 
 /* Rotary tables for positions 0..T-1 and pairs 0..hd/2-1: cos/sin of pos * theta^(-2i/hd),
  * computed in double.  tab has 2 * T * hd/2 floats (cos then sin). */

@@ -82,6 +82,10 @@ int64_t mf_vocab_id(const struct mf_vocab *v, const char *tok, size_t n);
 /* A time token's duration in microseconds (the lower edge of its band; 0 for other tokens):
  * the sum over a sampled future's time tokens bounds its elapsed time from below. */
 int64_t mf_vocab_duration(const struct mf_vocab *v, uint32_t id);
+/* The time tokens of a gap between two events (none under 5 minutes; TIME/6mo repeated for
+ * long gaps), as mf_tokenize writes them: returns how many; writes them only when cap is at
+ * least that. */
+size_t mf_vocab_gap_tokens(const struct mf_vocab *v, int64_t gap, uint32_t *out, size_t cap);
 /* The patient's split under this vocabulary's rule. */
 enum mf_split mf_vocab_split(const struct mf_vocab *v, const char *subject, size_t n);
 /* The largest number of prefix tokens (for window sizing). */

@@ -198,7 +198,6 @@ int mf_tokenize(const struct mf_vocab *v, const struct mf_store *s, const struct
         return MF_ENOMEM;
     const struct mf_tok_code *map = b->map;
     const uint32_t nc = b->n_codes;
-    const int64_t six_months = mf_tok_bands[MF_TOK_NBANDS - 1].lo_us;
     out->n = 0;
     out->birth = MF_TIME_NONE;
     for (int k = 0; k < 4; k++)
@@ -226,23 +225,13 @@ int mf_tokenize(const struct mf_vocab *v, const struct mf_store *s, const struct
             continue;
         }
         if (prev != MF_TIME_NONE && time - prev >= MF_TOK_MIN_MINUTES) {
-            int64_t gap = time - prev;
-            if (gap >= six_months) {
-                int64_t k = gap / six_months;
-                if (reserve(out, (size_t)k + 2 + 2 * (t->n - i)) != 0)
-                    goto nomem;
-                for (int64_t r = 0; r < k; r++)
-                    put(out, v->time_tok[MF_TOK_NBANDS - 1], time);
-                gap -= k * six_months;
-            }
-            if (gap >= MF_TOK_MIN_MINUTES) {
-                int band = MF_TOK_NBANDS - 2;
-                while (band > 0 && gap < mf_tok_bands[band].lo_us)
-                    band--;
-                if (reserve(out, 2 + 2 * (t->n - i)) != 0)
-                    goto nomem;
-                put(out, v->time_tok[band], time);
-            }
+            size_t k = mf_vocab_gap_tokens(v, time - prev, NULL, 0);
+            if (reserve(out, k + 2 + 2 * (t->n - i)) != 0)
+                goto nomem;
+            mf_vocab_gap_tokens(v, time - prev, out->tok + out->n, k);
+            for (size_t r = 0; r < k; r++)
+                out->time[out->n + r] = time;
+            out->n += k;
         }
         put(out, m->tok, time);
         if (m->cut != UINT32_MAX && !isnan(t->value[i]))
@@ -255,6 +244,27 @@ int mf_tokenize(const struct mf_vocab *v, const struct mf_store *s, const struct
 nomem:
     out->n = 0;
     return mf_err_set(err, MF_ENOMEM, "out of memory tokenizing a timeline of %zu events", t->n);
+}
+
+size_t mf_vocab_gap_tokens(const struct mf_vocab *v, int64_t gap, uint32_t *out, size_t cap)
+{
+    if (gap < MF_TOK_MIN_MINUTES)
+        return 0;
+    const int64_t six_months = mf_tok_bands[MF_TOK_NBANDS - 1].lo_us;
+    int64_t k = gap / six_months;
+    gap -= k * six_months;
+    size_t n = (size_t)k + (gap >= MF_TOK_MIN_MINUTES ? 1 : 0);
+    if (out == NULL || cap < n)
+        return n;
+    for (int64_t r = 0; r < k; r++)
+        out[r] = v->time_tok[MF_TOK_NBANDS - 1];
+    if (gap >= MF_TOK_MIN_MINUTES) {
+        int band = MF_TOK_NBANDS - 2;
+        while (band > 0 && gap < mf_tok_bands[band].lo_us)
+            band--;
+        out[k] = v->time_tok[band];
+    }
+    return n;
 }
 
 /* Whole years from birth to at, by the calendar (0 when at is before birth). */

@@ -35,7 +35,7 @@ mkdir -p "$tmp/prompt"
 /usr/bin/time -f "%M" -o "$tmp/torch.rss" /usr/bin/python3 bench/infer_torch.py \
   --model "$tmp/model" --prompt "$tmp/prompt/prompt.txt" \
   --prefix-len "$(cat "$tmp/prompt/prefix_len.txt")" --samples "$samples" --max-new "$max_new" \
-  --threads "$threads" --seed 1 --no-stop --repeat 3 >"$tmp/torch.json"
+  --threads "$threads" --seed 1 --no-stop --repeat 3 --check >"$tmp/torch.json"
 
 /usr/bin/python3 - "$tmp" "$preset" "$threads" <<'PY'
 import json, sys

@@ -135,7 +135,7 @@ int main(int argc, char **argv)
     if (patients > 0) {
         struct mf_sim_opts rk = {samples, max_new, 365 * MF_USEC_PER_DAY, 1.0f, 1.0f, 1, 0};
         double total = 0, worst = 0;
-        uint64_t tokens = 0;
+        uint64_t tokens = 0, steps = 0, cuts = 0;
         int done = 0;
         for (size_t i = 0; i < n && done < patients; i++) {
             double t0 = mf_now();
@@ -148,15 +148,18 @@ int main(int argc, char **argv)
             total += dt;
             worst = dt > worst ? dt : worst;
             tokens += fs.tokens_generated;
+            steps += fs.steps;
+            cuts += fs.cuts;
             done++;
         }
         printf("{\"mode\":\"risk_1y\",\"patients\":%d,\"futures\":%d,\"seconds\":%.3f,"
                "\"seconds_per_patient\":%.4f,\"worst_patient_seconds\":%.4f,"
                "\"patients_per_second\":%.3f,\"generated_tokens\":%llu,"
-               "\"tokens_per_second\":%.1f}\n",
+               "\"tokens_per_second\":%.1f,\"steps_per_patient\":%.1f,\"cuts_per_patient\":%.2f}\n",
                done, samples, total, done ? total / done : 0.0, worst,
                total > 0 ? done / total : 0.0, (unsigned long long)tokens,
-               total > 0 ? (double)tokens / total : 0.0);
+               total > 0 ? (double)tokens / total : 0.0, done ? (double)steps / done : 0.0,
+               done ? (double)cuts / done : 0.0);
     }
     mf_futures_free(&fs);
     mf_prompt_free(&pr);

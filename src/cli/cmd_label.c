@@ -38,7 +38,8 @@ int cmd_label(int argc, char **argv)
          "train, tuning, held_out or all (default all; other than all needs --model)"},
         {"per-patient", OPT_INT, &per_patient, "K",
          "keep at most K samples per patient, chosen by --seed (default: all)"},
-        {"seed", OPT_STRING, &seed_s, "N", "seed of the per-patient choice (default 0)"},
+        {"seed", OPT_STRING, &seed_s, "N",
+         "seed of the per-patient choice (default 1, as predict, embed and probe)"},
         {"quiet", OPT_FLAG, &quiet, NULL, "no progress or summary on stderr"},
     };
     const struct cmd_help help = {
@@ -87,7 +88,7 @@ int cmd_label(int argc, char **argv)
         fprintf(stderr, "medfm: --per-patient must be 0 (all) or more\n");
         return 2;
     }
-    uint64_t seed = 0;
+    uint64_t seed = 1;
     if (seed_s) {
         char *end;
         errno = 0;

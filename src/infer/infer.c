@@ -76,7 +76,7 @@ int mf_infer_open(const char *dir, int max_rows, struct mf_infer **out, struct m
                         dir, in->cfg.vocab, mf_vocab_size(in->vocab));
         goto fail;
     }
-    rc = mf_model_new(&in->cfg, 1, 0, 0, &in->model, err);
+    rc = mf_model_new(&in->cfg, 1, 0, MF_MODEL_NO_INIT, &in->model, err);
     if (rc == 0)
         rc = join(path, sizeof path, dir, "model.safetensors", err);
     if (rc == 0)
@@ -358,6 +358,8 @@ int mf_infer_simulate(struct mf_infer *in, const struct mf_prompt *p, const stru
     out->n = (size_t)S;
     out->tokens_prefill = 0;
     out->tokens_generated = 0;
+    out->steps = 0;
+    out->cuts = 0;
     for (int r = 0; r < S; r++) {
         out->f[r].n = 0;
         out->f[r].stop = MF_STOP_LENGTH;
@@ -379,10 +381,10 @@ int mf_infer_simulate(struct mf_infer *in, const struct mf_prompt *p, const stru
         return decode_err(err);
     out->tokens_prefill += (uint64_t)len;
     int nact = S;
+    mf_kv_share(in->kv, 0, len); /* every future reads the prompt's keys and values from one copy */
     for (int r = 0; r < S; r++) {
         in->rows[r] = r;
         if (r > 0) {
-            mf_kv_copy_row(in->kv, 0, r, len);
             memcpy(in->seq + (size_t)r * ctx, s0, (size_t)len * sizeof *s0);
             memcpy(in->logits + (size_t)r * V, in->logits, (size_t)V * sizeof *in->logits);
         }
@@ -433,6 +435,7 @@ int mf_infer_simulate(struct mf_infer *in, const struct mf_prompt *p, const stru
             break;
         }
         out->tokens_generated += (uint64_t)nact;
+        out->steps++;
         /* keep the rows that go on, in order, with their new tokens */
         int m = 0;
         for (int i = 0; i < nact; i++) {
@@ -483,6 +486,7 @@ int mf_infer_simulate(struct mf_infer *in, const struct mf_prompt *p, const stru
         }
         len = nl;
         out->tokens_prefill += (uint64_t)nact * (uint64_t)nl;
+        out->cuts++;
     }
     free(elapsed);
     free(stopped);

@@ -88,6 +88,7 @@ struct mf_futures {
     /* Work done by the last call: tokens run through the model (prompt + generated + rerun
      * after context cuts), generated tokens, seconds. */
     uint64_t tokens_prefill, tokens_generated;
+    uint32_t steps, cuts; /* batched decoding steps; context cuts (each reruns the rows) */
     double seconds;
 };
 void mf_futures_free(struct mf_futures *fs);

@@ -164,7 +164,10 @@ int mf_model_new(const struct mf_model_config *cfg, int max_batch, int train, ui
         if (m->grads == NULL || m->moments == NULL)
             goto nomem;
     }
-    init_params(m, seed);
+    if (seed != MF_MODEL_NO_INIT)
+        init_params(m, seed);
+    else
+        memset(m->params, 0, m->n_params * sizeof(float));
 
     /* activations */
     size_t N, NC, NHd, NV, total = 0, t;

@@ -74,7 +74,8 @@ struct mf_model;
 /* Allocate parameters (and, with `train`, gradients and optimizer moments) for batches of at
  * most max_batch windows of at most c->context tokens.  Parameters are initialized from seed:
  * normal(0, 0.02) for matrices and embeddings, the output and wo/w2 scaled by 1/sqrt(2 layers),
- * ones for norms. */
+ * ones for norms; seed MF_MODEL_NO_INIT leaves zeros (weights about to be loaded). */
+#define MF_MODEL_NO_INIT UINT64_MAX /* seed: zeros, for weights loaded right after */
 int mf_model_new(const struct mf_model_config *c, int max_batch, int train, uint64_t seed,
                  struct mf_model **out, struct mf_err *err);
 void mf_model_free(struct mf_model *m);
@@ -133,13 +134,20 @@ size_t mf_kv_bytes(const struct mf_kv *kv);
 int mf_kv_rows(const struct mf_kv *kv);
 /* Copy the first len positions of row src into row dst. */
 void mf_kv_copy_row(struct mf_kv *kv, int src, int dst, int len);
+/* Declare that positions [0, len) of every row are those of row src (a prompt every future
+ * continues): they are copied once into a shared area, and attention reads them once per step
+ * for all rows instead of once per row.  len 0 ends the sharing; so does a decode at position
+ * 0.  Rows then decode from position len on. */
+void mf_kv_share(struct mf_kv *kv, int src, int len);
+int mf_kv_shared_len(const struct mf_kv *kv);
 
 /* Run tokens[n][T] at positions pos..pos+T-1 of cache rows rows[0..n) (distinct), storing
  * their keys and values.  For the last position of each row it writes the logits into
  * logits[n][vocab] and the final normalized hidden state into hidden[n][dim] (either may be
  * NULL).  Rows are processed in groups that fit the model's activation buffers (max_batch x
  * context positions), so a model made with max_batch 1 decodes any number of rows.  Returns
- * MF_EINVAL for a bad token, row or position (pos + T > context). */
+ * MF_EINVAL for a bad token, row or position (pos + T > context, or 0 < pos < the shared
+ * length). */
 int mf_model_decode(struct mf_model *m, struct mf_kv *kv, const int *rows, int n,
                     const uint32_t *tokens, int T, int pos, float *logits, float *hidden);
 

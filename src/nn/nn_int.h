@@ -66,6 +66,10 @@ struct mf_model {
 
 /* y[N][out] = x[N][in] W^T, W [out][in]. */
 void mf_nn_matmul_forward(float *y, const float *x, const float *w, int N, int in, int out);
+/* The same for few rows (N <= MF_NN_SKINNY_ROWS: decoding), without packing (skinny.c); more
+ * rows, or a CPU without AVX2 and FMA, go to mf_nn_matmul_forward. */
+#define MF_NN_SKINNY_ROWS 32
+void mf_nn_matmul_skinny(float *y, const float *x, const float *w, int N, int in, int out);
 /* dx[N][in] = (or += when dx_add) dy W; dw[out][in] += dy^T x.  dx or dw may be NULL. */
 void mf_nn_matmul_backward(float *dx, int dx_add, float *dw, const float *dy, const float *x,
                            const float *w, int N, int in, int out);

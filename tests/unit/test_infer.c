@@ -16,6 +16,7 @@
 #include "core/rng.h"
 #include "infer/infer.h"
 #include "nn/model.h"
+#include "nn/nn_int.h"
 #include "store/store.h"
 #include "tasks/task.h"
 #include "token/token.h"
@@ -78,7 +79,8 @@ static void kv_matches_full(int tied)
     struct mf_kv *kv = NULL;
     assert_int_equal(mf_kv_new(&c, 3, &kv, NULL), 0);
     assert_int_equal(mf_kv_rows(kv), 3);
-    assert_true(mf_kv_bytes(kv) == (size_t)2 * c.layers * 3 * c.context * c.dim * sizeof(float));
+    /* three rows and the shared area, before any decoding scratch */
+    assert_true(mf_kv_bytes(kv) == (size_t)2 * c.layers * 4 * c.context * c.dim * sizeof(float));
 
     uint32_t seq[3][64];
     struct mf_rng rng;
@@ -128,6 +130,39 @@ static void kv_matches_full(int tied)
     assert_int_equal(mf_model_decode(dec, kv, &row, 1, seq[2] + 40, 1, 40, logits, NULL), 0);
     assert_true(max_diff(logits, full[2] + 40 * V, V) < 1e-5);
 
+    /* a shared prefix: row 1 holds seq[1][0..30); rows 0 and 2 continue it with tokens of
+     * their own, reading the prefix from the shared area */
+    row = 1;
+    assert_int_equal(mf_model_decode(dec, kv, &row, 1, seq[1], 30, 0, logits, NULL), 0);
+    mf_kv_share(kv, 1, 30);
+    assert_int_equal(mf_kv_shared_len(kv), 30);
+    uint32_t cont[2][64];
+    memcpy(cont[0], seq[1], 30 * sizeof *cont[0]);
+    memcpy(cont[1], seq[1], 30 * sizeof *cont[1]);
+    for (int t = 30; t < T; t++) {
+        cont[0][t] = seq[0][t];
+        cont[1][t] = seq[2][t];
+    }
+    float *fc0 = full_logits(ref, cont[0], T), *fc1 = full_logits(ref, cont[1], T);
+    int pair[2] = {0, 2};
+    uint32_t blk[2 * 4] = {cont[0][30], cont[0][31], cont[0][32], cont[0][33],
+                           cont[1][30], cont[1][31], cont[1][32], cont[1][33]};
+    assert_int_equal(mf_model_decode(dec, kv, pair, 2, blk, 4, 30, logits, NULL), 0);
+    assert_true(max_diff(logits, fc0 + 33 * V, V) < 1e-5);
+    assert_true(max_diff(logits + V, fc1 + 33 * V, V) < 1e-5);
+    for (int t = 34; t < T; t++) {
+        uint32_t step[2] = {cont[0][t], cont[1][t]};
+        assert_int_equal(mf_model_decode(dec, kv, pair, 2, step, 1, t, logits, NULL), 0);
+        double d0 = max_diff(logits, fc0 + (size_t)t * V, V);
+        double d1 = max_diff(logits + V, fc1 + (size_t)t * V, V);
+        if (d0 >= 1e-5 || d1 >= 1e-5)
+            fail_msg("shared prefix, position %d: logits differ by %g and %g", t, d0, d1);
+    }
+    free(fc0);
+    free(fc1);
+    /* positions inside the shared prefix cannot be decoded again (but 0 starts anew) */
+    assert_int_equal(mf_model_decode(dec, kv, &row, 1, seq[1], 1, 10, logits, NULL), MF_EINVAL);
+
     /* three rows of 30 from position 0 need groups (the model holds 64 positions) */
     int all[3] = {0, 1, 2};
     uint32_t three[3 * 30];
@@ -164,6 +199,38 @@ static void kv_matches_full_untied(void **state)
 {
     (void)state;
     kv_matches_full(0);
+}
+
+/* The few-row product equals OpenBLAS's for every tile shape (full 4 x 3 tiles, edges, a
+ * depth that is not a multiple of the vector width). */
+static void skinny_matches_blas(void **state)
+{
+    (void)state;
+    const int Ns[] = {1, 3, 4, 5, 8, 20, 32}, ins[] = {1, 7, 8, 33, 384}, outs[] = {1, 2, 3, 7, 64};
+    struct mf_rng rng;
+    mf_rng_seed(&rng, 8, 0);
+    float *x = malloc(32 * 384 * sizeof *x), *w = malloc(64 * 384 * sizeof *w);
+    float *y1 = malloc(32 * 64 * sizeof *y1), *y2 = malloc(32 * 64 * sizeof *y2);
+    assert_true(x && w && y1 && y2);
+    for (int i = 0; i < 32 * 384; i++)
+        x[i] = (float)mf_rng_normal(&rng);
+    for (int i = 0; i < 64 * 384; i++)
+        w[i] = (float)mf_rng_normal(&rng);
+    for (size_t a = 0; a < sizeof Ns / sizeof *Ns; a++)
+        for (size_t b = 0; b < sizeof ins / sizeof *ins; b++)
+            for (size_t c = 0; c < sizeof outs / sizeof *outs; c++) {
+                int N = Ns[a], in = ins[b], out = outs[c];
+                mf_nn_matmul_forward(y1, x, w, N, in, out);
+                mf_nn_matmul_skinny(y2, x, w, N, in, out);
+                for (int i = 0; i < N * out; i++)
+                    if (fabsf(y1[i] - y2[i]) > 1e-4f * (1 + fabsf(y1[i])))
+                        fail_msg("N %d in %d out %d: element %d is %g, not %g", N, in, out, i,
+                                 (double)y2[i], (double)y1[i]);
+            }
+    free(x);
+    free(w);
+    free(y1);
+    free(y2);
 }
 
 /* The hidden state decode returns is the final normalized state: its projection on the
@@ -474,7 +541,7 @@ static void risk_from_futures(void **state)
     set_future(&fut[2], v, f2, 3);
     set_future(&fut[3], v, f3, 1);
     set_future(&fut[4], v, f4, 3);
-    struct mf_futures fs = {fut, 5, 5, 0, 0, 0};
+    struct mf_futures fs = {fut, 5, 5, 0, 0, 0, 0, 0};
     struct mf_risk r;
     assert_int_equal(mf_infer_task_risk(t, v, masks, &hist, at, at, &fs, &r, &err), 0);
     assert_int_equal(r.futures, 5);
@@ -631,6 +698,7 @@ int main(void)
         cmocka_unit_test(kv_matches_full_tied),
         cmocka_unit_test(kv_matches_full_untied),
         cmocka_unit_test(hidden_gives_logits),
+        cmocka_unit_test(skinny_matches_blas),
         cmocka_unit_test(sampling_matches_softmax),
         cmocka_unit_test(chi_square_detects_a_wrong_sampler),
         cmocka_unit_test(binomial_interval),

@@ -163,13 +163,8 @@ int cmd_simulate(int argc, char **argv)
         return 2;
     }
     int64_t horizon = 0;
-    if (mf_duration_parse(horizon_s ? horizon_s : "1y", &horizon) != 0 || horizon <= 0) {
-        fprintf(stderr, "medfm: --horizon takes a duration such as 1y, 6mo, 30d or 12h\n");
-        return 2;
-    }
     double temp = 1, top_p = 1;
-    if ((temp_s && infer_parse_float("temperature", temp_s, 0, 100, &temp)) ||
-        (top_p_s && infer_parse_float("top-p", top_p_s, 0, 1, &top_p)))
+    if (infer_parse_sampling(horizon_s, temp_s, top_p_s, &horizon, &temp, &top_p) != 0)
         return 2;
     int64_t at = 0;
     if (at_s && mf_time_parse(at_s, strlen(at_s), &at) != 0) {

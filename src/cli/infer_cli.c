@@ -8,6 +8,7 @@
 #include "cli/infer_cli.h"
 #include "core/buf.h"
 #include "core/progress.h"
+#include "core/timeutil.h"
 #include "token/token.h"
 
 /* Below this share of a store's events in the model's vocabulary, the store is from a source
@@ -92,7 +93,7 @@ int infer_ctx_keep(void *ctx, const char *subject, size_t n)
     return c->split < 0 || (int)mf_vocab_split(mf_infer_vocab(c->in), subject, n) == c->split;
 }
 
-int infer_parse_float(const char *opt, const char *s, double lo, double hi, double *out)
+static int parse_float(const char *opt, const char *s, double lo, double hi, double *out)
 {
     char *end;
     errno = 0;
@@ -158,4 +159,19 @@ void infer_csv_field(struct mf_buf *b, const char *s, size_t n)
         mf_buf_putc(b, s[i]);
     }
     mf_buf_putc(b, '"');
+}
+
+int infer_parse_sampling(const char *horizon_s, const char *temp_s, const char *top_p_s,
+                         int64_t *horizon, double *temp, double *top_p)
+{
+    if (mf_duration_parse(horizon_s ? horizon_s : "1y", horizon) != 0 || *horizon <= 0) {
+        fprintf(stderr, "medfm: --horizon takes a duration such as 1y, 6mo, 30d or 12h\n");
+        return -1;
+    }
+    *temp = 1;
+    *top_p = 1;
+    if ((temp_s && parse_float("temperature", temp_s, 0, 100, temp)) ||
+        (top_p_s && parse_float("top-p", top_p_s, 0, 1, top_p)))
+        return -1;
+    return 0;
 }

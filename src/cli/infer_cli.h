@@ -39,7 +39,9 @@ int infer_embed_rows(struct infer_ctx *c, struct mf_task_row *rows, size_t n, fl
 struct mf_buf;
 void infer_csv_field(struct mf_buf *b, const char *s, size_t n);
 
-/* Parse a --temperature / --top-p style number in (lo, hi]; prints the error, returns -1. */
-int infer_parse_float(const char *opt, const char *s, double lo, double hi, double *out);
+/* --horizon (default 1y), --temperature (in (0, 100], default 1) and --top-p (in (0, 1],
+ * default 1), any of them NULL for its default; prints the error and returns -1. */
+int infer_parse_sampling(const char *horizon_s, const char *temp_s, const char *top_p_s,
+                         int64_t *horizon, double *temp, double *top_p);
 
 #endif

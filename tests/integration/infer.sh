@@ -92,6 +92,33 @@ expect_exit 1 "$MEDFM" simulate --model "$T/model" --store "$T/store" --patient 
 grep -q "no patient" "$T/err" || fail "unknown patient error"
 expect_exit 1 "$MEDFM" simulate "${sim[@]}" --at 1900-01-01T00:00:00Z
 grep -q "outside the patient's record" "$T/err" || fail "time outside the record"
+# a patient who died: no futures from the death on
+read -r dead death_at < <("$PYTHON" - "$T/store" <<'PY'
+import array, datetime, struct, sys
+d = sys.argv[1]
+offs = array.array("Q", open(d + "/codes.off", "rb").read())
+names = open(d + "/codes.bin", "rb").read()
+codes = [names[offs[i]:offs[i + 1]].decode() for i in range(len(offs) - 1)]
+death = codes.index("MEDS_DEATH")
+s = d + "/shard-00000/"
+idx = array.array("Q", open(s + "subjects.idx", "rb").read())
+so = array.array("Q", open(s + "subjects.off", "rb").read())
+sb = open(s + "subjects.bin", "rb").read()
+code = array.array("I", open(s + "code.u32", "rb").read())
+time = array.array("q", open(s + "time.i64", "rb").read())
+for p in range(len(idx) - 1):
+    for e in range(idx[p], idx[p + 1]):
+        if code[e] == death:
+            t = datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=time[e])
+            print(sb[so[p]:so[p + 1]].decode(), t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+            sys.exit(0)
+PY
+)
+[ -n "$dead" ] || fail "the cohort has no death"
+expect_exit 1 "$MEDFM" simulate --model "$T/model" --store "$T/store" --patient "$dead" --at "$death_at"
+grep -q "after the patient's recorded death" "$T/err" || fail "a time at the death"
+"$MEDFM" simulate --model "$T/model" --store "$T/store" --patient "$dead" --samples 2 --json \
+  >"$T/dead.json"
 expect_exit 1 "$MEDFM" simulate "${sim[@]}" --intervention NOT/A-CODE
 grep -q "not a code" "$T/err" || fail "unknown intervention"
 expect_exit 2 "$MEDFM" simulate "${sim[@]}" --horizon forever

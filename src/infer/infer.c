@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/fs.h"
-#include "core/hash.h"
 #include "core/progress.h"
 #include "core/rng.h"
 #include "core/timeutil.h"
@@ -38,16 +36,6 @@ static int join(char *out, size_t cap, const char *dir, const char *file, struct
     if (n < 0 || (size_t)n >= cap)
         return mf_err_set(err, MF_EINVAL, "%s: path too long", dir);
     return 0;
-}
-
-static int file_sha256(const char *path, char hex[65], struct mf_err *err)
-{
-    struct mf_buf b = {0};
-    int rc = mf_fs_read_file(path, (size_t)1 << 40, &b, err);
-    if (rc == 0)
-        rc = mf_sha256_hex(b.data, b.len, hex);
-    mf_buf_release(&b);
-    return rc;
 }
 
 int mf_infer_open(const char *dir, int max_rows, struct mf_infer **out, struct mf_err *err)
@@ -80,9 +68,7 @@ int mf_infer_open(const char *dir, int max_rows, struct mf_infer **out, struct m
     if (rc == 0)
         rc = join(path, sizeof path, dir, "model.safetensors", err);
     if (rc == 0)
-        rc = mf_model_load_safetensors(in->model, path, err);
-    if (rc == 0)
-        rc = file_sha256(path, in->sha, err);
+        rc = mf_model_load_safetensors_sha256(in->model, path, in->sha, err);
     if (rc == 0)
         rc = mf_kv_new(&in->cfg, max_rows, &in->kv, err);
     if (rc)

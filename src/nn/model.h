@@ -121,6 +121,9 @@ int mf_model_save_safetensors(const struct mf_model *m, const char *path, const 
 /* Load parameters from a safetensors file: every tensor must be present with its shape and
  * F32; errors name the file and tensor.  Extra tensors are refused. */
 int mf_model_load_safetensors(struct mf_model *m, const char *path, struct mf_err *err);
+/* The same, also giving the file's SHA-256 (hex) from the one read (sha256 may be NULL). */
+int mf_model_load_safetensors_sha256(struct mf_model *m, const char *path, char sha256[65],
+                                     struct mf_err *err);
 
 /* Incremental decoding (inference).  A KV cache keeps every layer's keys (after rotation) and
  * values for `rows` sequences of up to context positions: layers x rows x context x dim x 2

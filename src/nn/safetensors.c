@@ -22,6 +22,7 @@
 
 #include "core/buf.h"
 #include "core/fs.h"
+#include "core/hash.h"
 #include "nn/model.h"
 #include "nn/nn_int.h"
 
@@ -313,13 +314,22 @@ out:
     return rc;
 }
 
-int mf_model_load_safetensors(struct mf_model *m, const char *path, struct mf_err *err)
+int mf_model_load_safetensors_sha256(struct mf_model *m, const char *path, char sha256[65],
+                                     struct mf_err *err)
 {
     struct mf_buf b = MF_BUF_INIT;
     size_t max = 8 + MAX_HEADER + mf_model_n_params(m) * sizeof(float);
     int rc = mf_fs_read_file(path, max, &b, err);
+    const uint8_t *data = (const uint8_t *)(b.data ? b.data : "");
     if (rc == 0)
-        rc = mf_nn_safetensors_parse(m, (const uint8_t *)(b.data ? b.data : ""), b.len, path, err);
+        rc = mf_nn_safetensors_parse(m, data, b.len, path, err);
+    if (rc == 0 && sha256 && mf_sha256_hex(data, b.len, sha256) != 0)
+        rc = mf_err_set(err, MF_ENOMEM, "%s: cannot hash the file", path);
     mf_buf_release(&b);
     return rc;
+}
+
+int mf_model_load_safetensors(struct mf_model *m, const char *path, struct mf_err *err)
+{
+    return mf_model_load_safetensors_sha256(m, path, NULL, err);
 }

@@ -145,7 +145,8 @@ int mf_kv_shared_len(const struct mf_kv *kv)
 /* Attention of T new positions per row over the cached ones (positions 0..pos+t of the row):
  * q, out [g*T][C]; keys and values of layer l in the cache (the new ones already stored).
  * The shared positions [0, L0) are read once for all queries: per head, their scores are one
- * matrix product over every query row, and so is their share of the output.  Each row's own
+ * matrix product over every query row, and so is their share of the output (the heads run in
+ * parallel, each product single-threaded).  Each row's own
  * positions [L0, pos+t] are matrix-vector products over its keys and values (OpenBLAS,
  * single-threaded inside the parallel region). */
 static void attend_cached(float *out, const float *q, const struct mf_kv *kv, int l,
@@ -157,7 +158,9 @@ static void attend_cached(float *out, const float *q, const struct mf_kv *kv, in
     const float *V = kv->v + (size_t)l * kv->layer_stride;
     const float *SK = kv->sk + (size_t)l * kv->row_stride;
     const float *SV = kv->sv + (size_t)l * kv->row_stride;
+    size_t shared_work = (size_t)NQ * (size_t)L0 * (size_t)C;
     if (L0 > 0)
+#pragma omp parallel for schedule(static) if (MF_NN_PAR(shared_work))
         for (int h = 0; h < NH; h++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, NQ, L0, hd, scale,
                         q + (size_t)h * hd, C, SK + (size_t)h * hd, C, 0.0f,
@@ -189,6 +192,7 @@ static void attend_cached(float *out, const float *q, const struct mf_kv *kv, in
                     0.0f, o, 1);
     }
     if (L0 > 0)
+#pragma omp parallel for schedule(static) if (MF_NN_PAR(shared_work))
         for (int h = 0; h < NH; h++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NQ, hd, L0, 1.0f,
                         kv->scores + (size_t)h * NQ * ctx, ctx, SV + (size_t)h * hd, C, 1.0f,

@@ -158,6 +158,15 @@ void mf_deid_context_clear(struct mf_deid_context *c)
     c->n = 0;
 }
 
+int mf_deid_context_has_word(const struct mf_deid_context *c, const char *s, size_t n)
+{
+    if (c == NULL || c->words.n == 0 || n == 0)
+        return 0;
+    char tmp[MF_TG_MAXWORD];
+    size_t f = mf_tg_fold(s, n, tmp, sizeof tmp); /* as mf_deid_context_add folds name words */
+    return f > 0 && mf_strmap_get(&c->words, tmp, f) != NULL;
+}
+
 size_t mf_deid_context_size(const struct mf_deid_context *c)
 {
     return c ? c->n : 0;

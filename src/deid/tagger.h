@@ -106,6 +106,8 @@ int mf_deid_context_add(struct mf_deid_context *c, enum mf_deid_cat cat, const c
  * (given, family, prefix-free), identifier values, telecom values, address lines, city,
  * district, postal code, birth date, and contacts' names and telecom.  0 or MF_ENOMEM. */
 int mf_deid_context_add_fhir(struct mf_deid_context *c, const struct cJSON *resource);
+/* Whether a word (any case) is one of the context's name words (a given or family name). */
+int mf_deid_context_has_word(const struct mf_deid_context *c, const char *s, size_t n);
 /* Number of values held (for tests and progress). */
 size_t mf_deid_context_size(const struct mf_deid_context *c);
 

@@ -165,6 +165,7 @@ static unsigned ks_below(struct ks *k, unsigned m)
 struct rw {
     const struct mf_deid_lexicon *lex;
     const struct mf_deid_subject *sj;
+    const struct mf_deid_context *own; /* the record's identifiers: never a surrogate (or NULL) */
     const char *text;
     size_t n;
     const struct mf_deid_entities *ents;
@@ -251,7 +252,9 @@ static int put_cased(struct mf_buf *b, const char *s, size_t n, int cp)
     return 0;
 }
 
-/* An entry of list l that is printable on one line, or NULL. */
+/* An entry of list l that is printable on one line and is not one of the record's own
+ * identifiers (a surrogate that happened to be the patient's real surname would put it back),
+ * or NULL. */
 static const char *pick(const struct rw *w, enum mf_deid_list l, struct ks *k, size_t *len)
 {
     for (int tries = 0; tries < 8; tries++) {
@@ -259,6 +262,8 @@ static const char *pick(const struct rw *w, enum mf_deid_list l, struct ks *k, s
         int ok = e != NULL && *len > 0;
         for (size_t i = 0; ok && i < *len; i++)
             ok = (unsigned char)e[i] >= 0x20 && e[i] != 0x7f;
+        if (ok && w->own && mf_deid_context_has_word(w->own, e, *len))
+            ok = 0;
         if (ok)
             return e;
     }
@@ -1139,10 +1144,10 @@ static int check_entities(size_t n, const struct mf_deid_entities *ents, struct 
     return 0;
 }
 
-int mf_deid_text_rewrite(const struct mf_deid_lexicon *lex, const struct mf_deid_subject *subj,
-                         enum mf_deid_text_mode mode, const char *text, size_t n,
-                         const struct mf_deid_entities *ents, struct mf_buf *out,
-                         struct mf_err *err)
+static int rewrite(const struct mf_deid_lexicon *lex, const struct mf_deid_subject *subj,
+                   const struct mf_deid_context *own, enum mf_deid_text_mode mode, const char *text,
+                   size_t n, const struct mf_deid_entities *ents, struct mf_buf *out,
+                   struct mf_err *err)
 {
     if (mode != MF_DEID_MODE_REDACT && mode != MF_DEID_MODE_SURROGATE)
         return mf_err_set(err, MF_EINVAL, "text rewrite needs mode redact or surrogate");
@@ -1151,7 +1156,7 @@ int mf_deid_text_rewrite(const struct mf_deid_lexicon *lex, const struct mf_deid
     int rc = check_entities(n, ents, err);
     if (rc)
         return rc;
-    struct rw w = {lex, subj, text, n, ents, 0, MF_BUF_INIT, MF_BUF_INIT};
+    struct rw w = {lex, subj, own, text, n, ents, 0, MF_BUF_INIT, MF_BUF_INIT};
     size_t pos = 0, start_len = out->len;
     for (size_t i = 0; rc == 0 && ents && i < ents->n; i++) {
         const struct mf_deid_entity *e = &ents->v[i];
@@ -1272,6 +1277,14 @@ int mf_deid_entities_json(const char *text, size_t n, const struct mf_deid_entit
     return rc ? MF_ENOMEM : 0;
 }
 
+int mf_deid_text_rewrite(const struct mf_deid_lexicon *lex, const struct mf_deid_subject *subj,
+                         enum mf_deid_text_mode mode, const char *text, size_t n,
+                         const struct mf_deid_entities *ents, struct mf_buf *out,
+                         struct mf_err *err)
+{
+    return rewrite(lex, subj, NULL, mode, text, n, ents, out, err);
+}
+
 int mf_deid_text_apply(struct mf_deid_tagger *t, const struct mf_deid_lexicon *lex,
                        const struct mf_deid_context *ctx, const struct mf_deid_subject *subj,
                        enum mf_deid_text_mode mode, const char *text, size_t n,
@@ -1284,5 +1297,5 @@ int mf_deid_text_apply(struct mf_deid_tagger *t, const struct mf_deid_lexicon *l
         rc = mf_deid_entities_json(text, n, scratch, out);
         return rc ? mf_err_set(err, rc, "cannot hold the entities in memory") : 0;
     }
-    return mf_deid_text_rewrite(lex, subj, mode, text, n, scratch, out, err);
+    return rewrite(lex, subj, ctx, mode, text, n, scratch, out, err);
 }

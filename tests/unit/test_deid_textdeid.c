@@ -977,6 +977,56 @@ static void apply_tags_then_rewrites(void **state)
     mf_deid_tagger_free(tg);
 }
 
+/* A surrogate is never one of the record's own names: with a third of the family-name list in
+ * the record's context, no patient's surrogate for a tagged name holds one of them. */
+static void surrogates_avoid_the_records_own_names(void **state)
+{
+    (void)state;
+    struct mf_deid_tagger *tg = mf_deid_tagger_new(lex);
+    struct mf_deid_context *ctx = mf_deid_context_new();
+    assert_non_null(tg);
+    assert_non_null(ctx);
+    assert_int_equal(mf_deid_context_add(ctx, MF_DEID_NAME, "Odalys Quillfeather", 19), 0);
+    assert_true(mf_deid_context_has_word(ctx, "QUILLFEATHER", 12));
+    assert_false(mf_deid_context_has_word(ctx, "Quill", 5));
+    for (uint64_t i = 0; i < 600; i++) {
+        size_t len;
+        const char *f =
+            mf_deid_lexicon_pick(lex, MF_DEID_LIST_FAMILY, i * 0x9E3779B97F4A7C15u, &len);
+        assert_non_null(f);
+        assert_int_equal(mf_deid_context_add(ctx, MF_DEID_NAME, f, len), 0);
+    }
+    const char *t = "Odalys Quillfeather was seen today.";
+    struct mf_deid_entities scratch = {0};
+    struct mf_buf out = MF_BUF_INIT;
+    for (int p = 0; p < 200; p++) {
+        char pid[32];
+        snprintf(pid, sizeof pid, "pt-%d", p);
+        struct mf_deid_subject subj = {&key1, pid, strlen(pid), 0};
+        mf_buf_reset(&out);
+        assert_int_equal(mf_deid_text_apply(tg, lex, ctx, &subj, MF_DEID_MODE_SURROGATE, t,
+                                            strlen(t), &scratch, &out, NULL),
+                         0);
+        const char *end = strstr(out.data, " was seen today.");
+        assert_non_null(end);
+        for (const char *w = out.data; w < end;) {
+            while (w < end && (*w == ' ' || *w == '-' || *w == '[' || *w == ']'))
+                w++;
+            const char *e = w;
+            while (e < end && *e != ' ' && *e != '-')
+                e++;
+            if (e > w && mf_deid_context_has_word(ctx, w, (size_t)(e - w)))
+                fail_msg("patient %d: the surrogate '%.*s' is one of the record's own names", p,
+                         (int)(e - w), w);
+            w = e;
+        }
+    }
+    mf_buf_release(&out);
+    mf_deid_entities_free(&scratch);
+    mf_deid_context_free(ctx);
+    mf_deid_tagger_free(tg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -993,6 +1043,7 @@ int main(void)
         cmocka_unit_test(surrogates_differ_and_stay_on_one_line),
         cmocka_unit_test(arbitrary_spans_are_safe),
         cmocka_unit_test(apply_tags_then_rewrites),
+        cmocka_unit_test(surrogates_avoid_the_records_own_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,24 +19,7 @@
 #include "core/rng.h"
 #include "infer/probe.h"
 
-static char tmpdir[512];
-
-static int setup(void **state)
-{
-    (void)state;
-    const char *base = getenv("MEDFM_TEST_TMP");
-    snprintf(tmpdir, sizeof tmpdir, "%s/test_probe-%ld", base && *base ? base : "/tmp",
-             (long)getpid());
-    struct mf_err err = {0};
-    return mf_fs_mkdir_p(tmpdir, &err);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    mf_fs_rm_rf(tmpdir);
-    return 0;
-}
+#include "testutil.h"
 
 #define DIM 16
 
@@ -637,5 +620,5 @@ int main(void)
         cmocka_unit_test(load_errors_name_file_and_field),
         cmocka_unit_test(bad_fits),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

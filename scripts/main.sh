@@ -3,8 +3,8 @@
 # built-in default data: simulate a cohort with known ground truth (`medfm synth`), ingest its
 # FHIR Bulk Data export into a de-identified event store, print the store's summary and its
 # re-identification risk, train the `small` transformer on it, and use it zero-shot: label and
-# predict the 1-year risk of death on the held-out patients, and simulate one patient's futures
-# with a what-if code.
+# predict the 1-year risk of death on the held-out patients, simulate one patient's futures
+# with a what-if code, evaluate the model beside the baselines and write its model card.
 # Output goes to build/main/.  MEDFM_MAIN_PATIENTS sets the cohort size (default 2000),
 # MEDFM_MAIN_STEPS the training steps (default 300).
 set -euo pipefail
@@ -32,5 +32,10 @@ build/medfm predict --model "$work/model" --store "$work/store" --task tasks/dea
 patient=$(sed -n 2p "$work/death_1y.pred.csv" | cut -d, -f1)
 build/medfm simulate --model "$work/model" --store "$work/store" --patient "$patient" \
   --samples 20 --horizon 1y --task tasks/death_1y.yaml --intervention RxNorm/259255
+# the evidence: the model beside logistic regression and XGBoost, with intervals and subgroups
+build/medfm eval --model "$work/model" --store "$work/store" --task tasks/death_1y.yaml \
+  --task tasks/hf_onset_1y.yaml --samples 20 --bootstrap 200 --out "$work/report"
+build/medfm card --model "$work/model" --report "$work/report" --out "$work/card"
 echo "main: cohort in $work/cohort (truth in $work/cohort/truth), store in $work/store," \
-  "model in $work/model, predictions in $work/death_1y.pred.csv" >&2
+  "model in $work/model, predictions in $work/death_1y.pred.csv, report in" \
+  "$work/report/report.html, model card in $work/card/model_card.md" >&2

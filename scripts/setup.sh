@@ -9,7 +9,9 @@ packages=(
   libopenblas-openmp-dev                         # matrix products of the transformer
   libopenmpi-dev openmpi-bin                     # data-parallel training across processes
   libyaml-dev                                    # task definitions (ACES YAML)
-  liblinear-dev                                  # linear probes on patient embeddings
+  liblinear-dev                                  # linear probes on patient embeddings, logistic baseline
+  libxgboost-dev                                 # gradient-boosted tree baseline (evaluation)
+  python3-sklearn                                # metric oracle for the evaluation tests
   python3-torch python3-numpy                    # the training engine's reference (parity tests)
   libcmocka-dev                                  # unit tests
   python3 xz-utils time                          # test oracles, unpacking the data, peak RSS

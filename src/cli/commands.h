@@ -3,6 +3,7 @@
 #ifndef MF_CLI_COMMANDS_H
 #define MF_CLI_COMMANDS_H
 
+int cmd_card(int argc, char **argv);
 int cmd_deid(int argc, char **argv);
 /* `medfm deid <command>`: argv[0] is the command name. */
 int cmd_deid_eval(int argc, char **argv);
@@ -10,6 +11,7 @@ int cmd_deid_fhir(int argc, char **argv);
 int cmd_deid_risk(int argc, char **argv);
 int cmd_deid_text(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_label(int argc, char **argv);

@@ -22,13 +22,12 @@ int infer_ctx_open(struct infer_ctx *c, const char *model, const char *store, co
     c->split = -1;
     struct mf_err err = {0};
     if (mf_infer_open(model, rows, &c->in, &err) != 0 ||
-        mf_store_open(store, &c->store, &err) != 0 ||
-        (task_path && mf_task_load(task_path, &c->task, &err) != 0)) {
+        mf_store_open(store, &c->store, &err) != 0) {
         fprintf(stderr, "medfm: %s\n", err.msg);
         infer_ctx_close(c);
         return 1;
     }
-    double overlap = mf_infer_overlap(c->in, c->store);
+    double overlap = c->overlap = mf_infer_overlap(c->in, c->store);
     if (overlap < MIN_OVERLAP && !allow_mismatch) {
         fprintf(stderr,
                 "medfm: the store and the model use different vocabularies: %.2f%% of the "
@@ -38,23 +37,35 @@ int infer_ctx_open(struct infer_ctx *c, const char *model, const char *store, co
         infer_ctx_close(c);
         return 1;
     }
-    if (c->task) {
-        if (mf_task_store_masks(c->task, c->store, &c->store_masks, &err) != 0 ||
-            mf_infer_task_masks(mf_infer_vocab(c->in), c->task, &c->tok_masks, &err) != 0) {
-            fprintf(stderr, "medfm: %s\n", err.msg);
-            infer_ctx_close(c);
-            return 1;
-        }
-        uint64_t known = 0;
-        for (uint32_t i = 0; i < mf_store_n_codes(c->store); i++)
-            known |= c->store_masks[i];
-        for (uint32_t i = 0; i < mf_vocab_size(mf_infer_vocab(c->in)); i++)
-            known |= c->tok_masks[i];
-        if (mf_task_check_known(c->task, known, &err) != 0) {
-            fprintf(stderr, "medfm: %s\n", err.msg);
-            infer_ctx_close(c);
-            return 1;
-        }
+    if (task_path && infer_ctx_set_task(c, task_path) != 0) {
+        infer_ctx_close(c);
+        return 1;
+    }
+    return 0;
+}
+
+int infer_ctx_set_task(struct infer_ctx *c, const char *task_path)
+{
+    struct mf_err err = {0};
+    free(c->store_masks);
+    free(c->tok_masks);
+    mf_task_free(c->task);
+    c->store_masks = c->tok_masks = NULL;
+    c->task = NULL;
+    if (mf_task_load(task_path, &c->task, &err) != 0 ||
+        mf_task_store_masks(c->task, c->store, &c->store_masks, &err) != 0 ||
+        mf_infer_task_masks(mf_infer_vocab(c->in), c->task, &c->tok_masks, &err) != 0) {
+        fprintf(stderr, "medfm: %s\n", err.msg);
+        return 1;
+    }
+    uint64_t known = 0;
+    for (uint32_t i = 0; i < mf_store_n_codes(c->store); i++)
+        known |= c->store_masks[i];
+    for (uint32_t i = 0; i < mf_vocab_size(mf_infer_vocab(c->in)); i++)
+        known |= c->tok_masks[i];
+    if (mf_task_check_known(c->task, known, &err) != 0) {
+        fprintf(stderr, "medfm: %s\n", err.msg);
+        return 1;
     }
     return 0;
 }

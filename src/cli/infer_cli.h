@@ -16,6 +16,7 @@ struct infer_ctx {
     uint64_t *store_masks; /* the task's masks of the store's codes */
     uint64_t *tok_masks;   /* the task's masks of the vocabulary's tokens */
     int split;             /* -1: all */
+    double overlap;        /* share of the store's events with codes the model knows */
 };
 
 /* Open the model (decoding `rows` futures at once), the store and (task_path non-NULL) the
@@ -24,6 +25,9 @@ struct infer_ctx {
 int infer_ctx_open(struct infer_ctx *c, const char *model, const char *store, const char *task_path,
                    int rows, int allow_mismatch);
 void infer_ctx_close(struct infer_ctx *c);
+/* Load a task (replacing the one held) with its masks and the known-codes check.  Prints the
+ * error and returns 1 on failure. */
+int infer_ctx_set_task(struct infer_ctx *c, const char *task_path);
 
 /* --split NAME (NULL: held_out) into c->split; prints the error and returns 2 when unknown. */
 int infer_ctx_split(struct infer_ctx *c, const char *name);

@@ -14,8 +14,10 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
+    {"card", cmd_card, "write a model card (JSON and Markdown) from the model and its reports"},
     {"deid", cmd_deid, "de-identification tools: keygen (a secret key for pseudonyms and shifts)"},
     {"embed", cmd_embed, "write patient embeddings (float32) and their index"},
+    {"eval", cmd_eval, "evaluate a model on tasks beside baselines: metrics.json, report.html"},
     {"ingest", cmd_ingest, "read FHIR R4 (Bundles, Bulk NDJSON) or MIMIC-IV into an event store"},
     {"inspect", cmd_inspect, "summarize an event store, or show one patient's timeline"},
     {"label", cmd_label, "label a store's patients for a task definition (ACES YAML)"},

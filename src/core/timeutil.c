@@ -141,11 +141,19 @@ void mf_time_format(int64_t t, char out[32])
     mf_civil_from_days(days, &y, &m, &d);
     int64_t secs = rem / MF_USEC_PER_SEC, us = rem % MF_USEC_PER_SEC;
     int hh = (int)(secs / 3600), mm = (int)(secs / 60 % 60), ss = (int)(secs % 60);
+    /* At most 30 characters (years of int64 microseconds have at most 6 digits and a sign);
+     * formatted into a larger buffer so that the compiler can see nothing is cut. */
+    char tmp[64];
     if (us)
-        snprintf(out, 32, "%04lld-%02u-%02uT%02d:%02d:%02d.%06lldZ", (long long)y, m, d, hh, mm, ss,
-                 (long long)us);
+        snprintf(tmp, sizeof tmp, "%04lld-%02u-%02uT%02d:%02d:%02d.%06lldZ", (long long)y, m, d, hh,
+                 mm, ss, (long long)us);
     else
-        snprintf(out, 32, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d, hh, mm, ss);
+        snprintf(tmp, sizeof tmp, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m, d, hh, mm,
+                 ss);
+    size_t n = strlen(tmp);
+    n = n < 31 ? n : 31;
+    memcpy(out, tmp, n);
+    out[n] = '\0';
 }
 
 int mf_duration_parse(const char *s, int64_t *out)

@@ -462,3 +462,22 @@ int mf_task_label_at(const struct mf_task *t, const struct mf_task_events *ev, i
     ctx_free(&c);
     return lab;
 }
+
+static uint64_t pred_bits(const struct mf_task *t, int p, int depth)
+{
+    const struct task_pred *q = &t->preds[p];
+    if (q->kind == PRED_PLAIN)
+        return q->bit >= 0 ? 1ull << q->bit : 0;
+    uint64_t m = 0;
+    if ((q->kind == PRED_AND || q->kind == PRED_OR) && depth < TASK_MAX_PREDS)
+        for (size_t i = 0; i < q->n_args; i++)
+            m |= pred_bits(t, q->args[i], depth + 1);
+    return m;
+}
+
+uint64_t mf_task_label_mask(const struct mf_task *t)
+{
+    if (t->label_win < 0 || t->win[t->label_win].label < 0)
+        return 0;
+    return pred_bits(t, t->win[t->label_win].label, 0);
+}

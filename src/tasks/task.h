@@ -68,6 +68,8 @@ const char *mf_task_name(const struct mf_task *t);
 /* Whether the task has a label predicate. */
 int mf_task_has_label(const struct mf_task *t);
 
+/* The plain predicates the label predicate is made of (through and/or); 0 without a label. */
+uint64_t mf_task_label_mask(const struct mf_task *t);
 /* Plain predicates (the code tests): names, and which accept an event. */
 size_t mf_task_n_plain(const struct mf_task *t);
 const char *mf_task_plain_name(const struct mf_task *t, size_t i);

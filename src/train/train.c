@@ -20,6 +20,8 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/timeutil.h"
+#include "store/demog.h"
 #include "train/dist.h"
 #include "train/train.h"
 
@@ -248,7 +250,80 @@ struct state {
     double peak, uni, bi;
     int64_t n_train_pat, n_val_pat;
     uint64_t seed;
+    cJSON *training_data; /* the training split's make-up (training.json) */
 };
+
+static void count_str(cJSON *obj, const char *key, size_t n)
+{
+    char k[128];
+    if (n == 0) {
+        memcpy(k, "unknown", 8);
+    } else {
+        n = n < sizeof k - 1 ? n : sizeof k - 1;
+        memcpy(k, key, n);
+        k[n] = 0;
+    }
+    cJSON *c = cJSON_GetObjectItemCaseSensitive(obj, k);
+    if (c)
+        cJSON_SetNumberValue(c, c->valuedouble + 1);
+    else
+        cJSON_AddNumberToObject(obj, k, 1);
+}
+
+/* The make-up of the training split: patients by sex, race, ethnicity and age band (at the
+ * last event), the time span of their events, and the store's sources. */
+static cJSON *training_data(const struct mf_store *s, const struct mf_vocab *v)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON *sex = cJSON_CreateObject(), *race = cJSON_CreateObject();
+    cJSON *eth = cJSON_CreateObject(), *age = cJSON_CreateObject();
+    int64_t first = INT64_MAX, last = INT64_MIN;
+    double n = 0;
+    for (size_t sh = 0; sh < mf_store_n_shards(s); sh++) {
+        for (uint64_t i = 0; i < mf_store_shard_patients(s, sh); i++) {
+            struct mf_timeline tl;
+            if (mf_store_shard_timeline(s, sh, i, &tl) != 0 ||
+                mf_vocab_split(v, tl.subject.p, tl.subject.n) != MF_SPLIT_TRAIN)
+                continue;
+            struct mf_demog d;
+            mf_demog_of(s, &tl, &d);
+            n++;
+            count_str(sex, d.sex.p, d.sex.n);
+            count_str(race, d.race.p, d.race.n);
+            count_str(eth, d.ethnicity.p, d.ethnicity.n);
+            const char *band = mf_demog_age_band(mf_demog_age(&d, d.last));
+            count_str(age, band, strlen(band));
+            for (size_t k = 0; k < tl.n; k++)
+                if (tl.time[k] != MF_TIME_NONE) {
+                    first = tl.time[k] < first ? tl.time[k] : first;
+                    break;
+                }
+            if (d.last != MF_TIME_NONE && d.last > last)
+                last = d.last;
+        }
+    }
+    cJSON_AddNumberToObject(j, "patients", n);
+    cJSON_AddItemToObject(j, "sex", sex);
+    cJSON_AddItemToObject(j, "race", race);
+    cJSON_AddItemToObject(j, "ethnicity", eth);
+    cJSON_AddItemToObject(j, "age_bands", age);
+    char t[32];
+    mf_time_format(first != INT64_MAX ? first : MF_TIME_NONE, t);
+    cJSON_AddStringToObject(j, "first_event", t);
+    mf_time_format(last != INT64_MIN ? last : MF_TIME_NONE, t);
+    cJSON_AddStringToObject(j, "last_event", t);
+    cJSON *src = cJSON_AddArrayToObject(j, "sources");
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(mf_store_manifest(s), "sources"), *e;
+    cJSON_ArrayForEach(e, ms)
+    {
+        const char *f = mf_json_str(e, "format");
+        if (f)
+            cJSON_AddItemToArray(src, cJSON_CreateString(f));
+    }
+    const cJSON *deid = cJSON_GetObjectItemCaseSensitive(mf_store_manifest(s), "deid");
+    cJSON_AddBoolToObject(j, "deidentified", mf_json_str(deid, "config_sha256") != NULL);
+    return j;
+}
 
 #define OPT_MAGIC "MEDFMOPT"
 
@@ -352,6 +427,8 @@ static int write_training_json(struct state *st, const char *path, struct mf_err
     cJSON *bl = cJSON_AddObjectToObject(j, "baselines");
     cJSON_AddNumberToObject(bl, "unigram_val_loss", st->uni);
     cJSON_AddNumberToObject(bl, "bigram_val_loss", st->bi);
+    if (st->training_data)
+        cJSON_AddItemReferenceToObject(j, "training_data", st->training_data);
     cJSON_AddItemToObject(j, "train_loss", curve(st->h.train, st->h.n_train));
     cJSON_AddItemToObject(j, "val_loss", curve(st->h.val, st->h.n_val));
     struct mf_buf b = MF_BUF_INIT;
@@ -581,6 +658,7 @@ int mf_train_run(const struct mf_train_opts *o, struct mf_train_result *res, str
         (rc = mf_corpus_build(st.vocab, st.store, MF_SPLIT_TUNING, &va, err)) != 0)
         goto out;
     st.n_train_pat = (int64_t)tr.n_pat;
+    st.training_data = training_data(st.store, st.vocab);
     st.n_val_pat = (int64_t)va.n_pat;
     if (tr.n == 0) {
         rc = mf_err_set(err, MF_EINVAL, "no training-split patient has events in '%s'", o->store);
@@ -789,6 +867,7 @@ out:
     free(vy);
     mf_corpus_free(&tr);
     mf_corpus_free(&va);
+    cJSON_Delete(st.training_data);
     free(st.h.train);
     free(st.h.val);
     mf_model_free(st.model);

@@ -10,7 +10,8 @@
 # PRESET (default small), STEPS_SYNTH / STEPS_SYNTHEA (default 1200 / 550), LIMIT (samples
 # per task, default 600), SAMPLES (futures per prediction, default 20), TRAIN_LIMIT (training
 # and tuning samples of the probe and baselines, default 2000), BOOTSTRAP (default 1000),
-# RUNS (which evaluations, default "synth synthea synthea-on-synth synth-on-synthea").
+# RUNS (which evaluations, default "synth synthea synthea-on-synth synth-on-synthea"), TASKS
+# (default: death_1y and the five onset tasks).
 # Prints the table of docs/results.md at the end (bench/results_table.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ BOOTSTRAP=${BOOTSTRAP:-1000}
 RUNS=${RUNS:-synth synthea synthea-on-synth synth-on-synthea}
 DATA=${MEDFM_SHARED_DATA:-../shared/data}
 tasks=()
-for t in death_1y t2d_onset_1y ckd_onset_1y hf_onset_1y af_onset_1y stroke_onset_1y; do
+for t in ${TASKS:-death_1y t2d_onset_1y ckd_onset_1y hf_onset_1y af_onset_1y stroke_onset_1y}; do
   tasks+=(--task "tasks/$t.yaml")
 done
 mkdir -p "$W"

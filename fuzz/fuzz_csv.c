@@ -13,24 +13,13 @@
 
 #include "ingest/csv.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "scratch.h"
 
-/* The scratch file, one per process. */
-static const char *scratch_path(void)
-{
-    static char path[512];
-    if (path[0] == '\0') {
-        const char *dir = getenv("MEDFM_TEST_TMP");
-        if (dir == NULL || dir[0] == '\0' || access(dir, W_OK) != 0)
-            dir = "/tmp";
-        snprintf(path, sizeof path, "%s/fuzz_csv-%ld.csv", dir, (long)getpid());
-    }
-    return path;
-}
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *path = scratch_path();
+    const char *path = scratch_path("fuzz_csv", ".csv");
     FILE *f = fopen(path, "wb");
     if (f == NULL)
         return 0;

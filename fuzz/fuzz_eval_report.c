@@ -14,19 +14,9 @@
 #include "core/json.h"
 #include "eval/report.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "scratch.h"
 
-static const char *scratch_path(void)
-{
-    static char path[512];
-    if (path[0] == '\0') {
-        const char *dir = getenv("MEDFM_TEST_TMP");
-        if (dir == NULL || dir[0] == '\0' || access(dir, W_OK) != 0)
-            dir = "/tmp";
-        snprintf(path, sizeof path, "%s/fuzz_eval_report-%ld.html", dir, (long)getpid());
-    }
-    return path;
-}
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -38,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (err.msg[0] == '\0')
             abort();
     } else {
-        const char *path = scratch_path();
+        const char *path = scratch_path("fuzz_eval_report", ".html");
         if (mf_report_write_html(root, path, &err) != 0 || !mf_fs_exists(path))
             abort();
         unlink(path);

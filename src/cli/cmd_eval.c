@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,6 +66,18 @@ static int rowset_push(struct rowset *s, const struct erow *r)
     }
     s->r[s->n++] = *r;
     return 0;
+}
+
+/* A note of the report, also printed as a warning. */
+static void add_note(cJSON *notes, const char *fmt, ...)
+{
+    char note[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(note, sizeof note, fmt, ap);
+    va_end(ap);
+    cJSON_AddItemToArray(notes, cJSON_CreateString(note));
+    fprintf(stderr, "medfm: warning: %s\n", note);
 }
 
 struct opts_eval {
@@ -353,11 +367,7 @@ static int run_probe(struct infer_ctx *c, const struct trainset *ts, const struc
         goto out;
     struct mf_probe_opts po = {0, (uint64_t)o->seed, NULL, 0};
     if (mf_probe_fit(xt, yt, ts->train.n, xu, yu, ts->tune.n, dim, &po, &probe, &err) != 0) {
-        char note[1024];
-        snprintf(note, sizeof note, "%s: medfm probe not fitted: %s", mf_task_name(c->task),
-                 err.msg);
-        cJSON_AddItemToArray(notes, cJSON_CreateString(note));
-        fprintf(stderr, "medfm: warning: %s\n", note);
+        add_note(notes, "%s: medfm probe not fitted: %s", mf_task_name(c->task), err.msg);
         rc = 2;
         goto out;
     }
@@ -395,7 +405,6 @@ static int run_baselines(struct infer_ctx *c, const struct trainset *ts, const s
     int *yt = labels_of(&ts->train), *yu = labels_of(&ts->tune);
     struct mf_probe *lr = NULL;
     int rc = 1;
-    char note[1024];
     if (!ft || !fu || !fe || !yt || !yu) {
         fprintf(stderr, "medfm: out of memory\n");
         goto out;
@@ -425,10 +434,8 @@ static int run_baselines(struct infer_ctx *c, const struct trainset *ts, const s
     if (p_lr) {
         struct mf_probe_opts po = {0, (uint64_t)o->seed, NULL, 0};
         if (mf_probe_fit(xt, yt, ts->train.n, xu, yu, ts->tune.n, dim, &po, &lr, &err) != 0) {
-            snprintf(note, sizeof note, "%s: logistic regression not fitted: %s",
-                     mf_task_name(c->task), err.msg);
-            cJSON_AddItemToArray(notes, cJSON_CreateString(note));
-            fprintf(stderr, "medfm: warning: %s\n", note);
+            add_note(notes, "%s: logistic regression not fitted: %s", mf_task_name(c->task),
+                     err.msg);
             mf_err_clear(&err);
             rc = 2;
             for (size_t i = 0; i < test->n; i++)
@@ -442,11 +449,8 @@ static int run_baselines(struct infer_ctx *c, const struct trainset *ts, const s
         struct mf_xgb_info info;
         size_t pos = positives(&ts->train);
         if (pos == 0 || pos == ts->train.n) {
-            snprintf(note, sizeof note,
-                     "%s: XGBoost not fitted: the training samples hold one class only",
+            add_note(notes, "%s: XGBoost not fitted: the training samples hold one class only",
                      mf_task_name(c->task));
-            cJSON_AddItemToArray(notes, cJSON_CreateString(note));
-            fprintf(stderr, "medfm: warning: %s\n", note);
             for (size_t i = 0; i < test->n; i++)
                 p_xgb[i] = NAN;
             rc = 2;
@@ -497,7 +501,7 @@ static int group_of(struct attrs *at, int k, const char *s, size_t n)
     if (s == NULL || n == 0)
         return -1;
     for (size_t j = 0; j < at->n_names[k]; j++)
-        if (strlen(at->names[k][j]) == n && memcmp(at->names[k][j], s, n) == 0)
+        if (strlen(at->names[k][j]) == n && strncasecmp(at->names[k][j], s, n) == 0)
             return (int)j;
     char **nn = realloc(at->names[k], (at->n_names[k] + 1) * sizeof *nn);
     if (nn == NULL)
@@ -699,19 +703,16 @@ static int eval_task(struct infer_ctx *c, const struct trainset *tsrc, int have_
     memset(&at, 0, sizeof at);
     struct tokcache tc = {0};
     int rc = 1;
-    char note[1024];
     const char *tname = mf_task_name(c->task);
     if (truth_dir && truth_rows(c, truth_dir, c->split, (size_t)o->limit, &outcome, &test) != 0)
         goto out;
     if (outcome == NULL && task_rows(c, c->store, c->split, o, (size_t)o->limit, &test) != 0)
         goto out;
     if (test.n == 0 || positives(&test) == 0 || positives(&test) == test.n) {
-        snprintf(note, sizeof note,
+        add_note(notes,
                  "%s: not evaluated: %zu samples with %zu positives in the evaluated split "
                  "(both classes are needed)",
                  tname, test.n, positives(&test));
-        fprintf(stderr, "medfm: warning: %s\n", note);
-        cJSON_AddItemToArray(notes, cJSON_CreateString(note));
         rc = 0;
         goto out;
     }
@@ -827,11 +828,10 @@ static int eval_task(struct infer_ctx *c, const struct trainset *tsrc, int have_
         m++;
     }
     if (m < n) {
-        snprintf(note, sizeof note,
+        add_note(notes,
                  "%s: %zu of %zu samples left out: no sampled future decided the task (%zu) or "
                  "a predictor could not score them",
                  tname, n - m, n, undecided);
-        cJSON_AddItemToArray(notes, cJSON_CreateString(note));
     }
     test.n = m;
     /* clusters renumbered densely */

@@ -121,7 +121,8 @@ static void ranking(const struct mf_scored *s, const uint32_t *o, double *auroc,
     *auprc = tp > 0 ? ap / tp : NAN;
 }
 
-double mf_auroc(const struct mf_scored *s)
+/* Both ranking metrics; which = 0 returns the AUROC, 1 the AUPRC. */
+static double ranking_metric(const struct mf_scored *s, int which)
 {
     uint32_t *owned;
     const uint32_t *o = get_order(s, &owned);
@@ -129,18 +130,17 @@ double mf_auroc(const struct mf_scored *s)
     if (o)
         ranking(s, o, &auroc, &auprc);
     free(owned);
-    return auroc;
+    return which ? auprc : auroc;
+}
+
+double mf_auroc(const struct mf_scored *s)
+{
+    return ranking_metric(s, 0);
 }
 
 double mf_auprc(const struct mf_scored *s)
 {
-    uint32_t *owned;
-    const uint32_t *o = get_order(s, &owned);
-    double auroc = NAN, auprc = NAN;
-    if (o)
-        ranking(s, o, &auroc, &auprc);
-    free(owned);
-    return auprc;
+    return ranking_metric(s, 1);
 }
 
 /* ---- Brier, ECE ----------------------------------------------------------------------- */

@@ -77,7 +77,11 @@ for p in t["predictors"]:
     assert len(p["curves"]["decision"]) == 99
     attrs = {s["attribute"] for s in p["subgroups"]}
     assert {"sex", "age", "race"} <= attrs, attrs
-    assert sum(s["n"] for s in p["subgroups"] if s["attribute"] == "sex") == n
+    sexes = [s for s in p["subgroups"] if s["attribute"] == "sex"]
+    assert sum(s["n"] for s in sexes) == n
+    assert sorted(s["group"] for s in sexes) == ["female", "male"], sexes
+    bands = [s["group"] for s in p["subgroups"] if s["attribute"] == "age"]
+    assert len(bands) == len(set(bands)) and set(bands) <= {"18-39", "40-59", "60-74", "75+"}, bands
     for g in p["gaps"]:
         assert g["metric"] in ("auroc", "brier") and isinstance(g["flagged"], bool)
     if p["id"] != "oracle":

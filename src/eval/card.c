@@ -203,7 +203,10 @@ static void shares(struct mf_buf *b, const cJSON *o)
 {
     double tot = 0;
     const cJSON *x;
-    cJSON_ArrayForEach(x, o) tot += cJSON_IsNumber(x) ? x->valuedouble : 0;
+    cJSON_ArrayForEach(x, o)
+    {
+        tot += cJSON_IsNumber(x) ? x->valuedouble : 0;
+    }
     int first = 1;
     cJSON_ArrayForEach(x, o)
     {
@@ -251,7 +254,9 @@ static cJSON *external_sources(cJSON *const *reps, size_t n)
                       jstr(s, "sha256") ? jstr(s, "sha256") : "?", jnum(s, "patients"));
         const cJSON *x;
         cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(s, "sources"))
+        {
             mf_buf_printf(&b, " %s", cJSON_GetStringValue(x) ? cJSON_GetStringValue(x) : "?");
+        }
         mf_buf_printf(&b, "), split %s", jstr(reps[r], "split") ? jstr(reps[r], "split") : "?");
         cJSON_AddItemToArray(a, cJSON_CreateString(b.data ? b.data : ""));
         mf_buf_release(&b);
@@ -279,7 +284,7 @@ static cJSON *build(const char *model_dir, const cJSON *cfg, const cJSON *vocab,
     cJSON *m = cJSON_AddObjectToObject(c, "model");
     add_str(m, "name", base);
     snprintf(buf, sizeof buf, "weights %.12s (%.0f training steps)", sha, jnum(tr, "steps"));
-    add_str(m, "version", sha ? buf : NULL);
+    add_str(m, "version", buf);
     add_str(m, "weights_sha256", sha);
     snprintf(buf, sizeof buf,
              "decoder-only transformer: %.0f layers, width %.0f, %.0f heads, context %.0f "
@@ -336,7 +341,7 @@ static cJSON *build(const char *model_dir, const cJSON *cfg, const cJSON *vocab,
              "organization's AI governance contact" REVIEW,
              base);
     add_str(ch, "model_name_developer_inquiries", buf);
-    snprintf(buf, sizeof buf, "research / local validation; version %.12s", sha ? sha : NA);
+    snprintf(buf, sizeof buf, "research / local validation; version %.12s", sha);
     add_str(ch, "release_stage_date_version", buf);
     add_str(ch, "global_availability", "runs on the deploying organization's own servers");
     add_str(ch, "regulatory_approval",
@@ -369,8 +374,11 @@ static cJSON *build(const char *model_dir, const cJSON *cfg, const cJSON *vocab,
     add_str(ti, "foundation_models_used", "none: trained from scratch on the training store");
     struct mf_buf src = MF_BUF_INIT;
     const cJSON *x;
-    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(td, "sources")) mf_buf_printf(
-        &src, "%s%s", src.len ? ", " : "", cJSON_GetStringValue(x) ? cJSON_GetStringValue(x) : "?");
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(td, "sources"))
+    {
+        mf_buf_printf(&src, "%s%s", src.len ? ", " : "",
+                      cJSON_GetStringValue(x) ? cJSON_GetStringValue(x) : "?");
+    }
     if (td) {
         mf_buf_printf(&src, "%s event store %s%s", src.len ? " records in" : "records in",
                       jstr(tr, "store_manifest_sha256") ? jstr(tr, "store_manifest_sha256") : "?",
@@ -566,7 +574,7 @@ int mf_card_write(const char *model_dir, const char *const *report_dirs, size_t 
                   const char *out_dir, struct mf_err *err)
 {
     cJSON *cfg = NULL, *vocab = NULL, *tr = NULL, *card = NULL;
-    cJSON **reps = calloc(n_reports ? n_reports : 1, sizeof *reps);
+    cJSON **reps = calloc(n_reports ? n_reports : 1, sizeof(cJSON *));
     struct mf_buf wbuf = MF_BUF_INIT, b = MF_BUF_INIT;
     int rc = reps ? 0 : mf_err_set(err, MF_ENOMEM, "out of memory");
     char path[PATH_MAX + 64], sha[65] = {0};

@@ -103,8 +103,11 @@ static int check_points(const cJSON *a, const char *key, const char *name, struc
         if (!cJSON_IsArray(pt) || n < 2 || n > 3)
             return bad(err, name, p, key, "expected points [x, y] or [x, y, n]");
         const cJSON *v;
-        cJSON_ArrayForEach(v, pt) if (!cJSON_IsNumber(v) && !cJSON_IsNull(v)) return bad(
-            err, name, p, key, "expected numbers in the points");
+        cJSON_ArrayForEach(v, pt)
+        {
+            if (!cJSON_IsNumber(v) && !cJSON_IsNull(v))
+                return bad(err, name, p, key, "expected numbers in the points");
+        }
     }
     return 0;
 }
@@ -404,10 +407,9 @@ static void polyline(struct mf_buf *b, const struct plot *pl, const cJSON *pts, 
     int k = 0;
     cJSON_ArrayForEach(pt, pts)
     {
-        double x = num(pt, NULL), y = NAN;
         const cJSON *a = cJSON_GetArrayItem(pt, 0), *c = cJSON_GetArrayItem(pt, 1);
-        x = cJSON_IsNumber(a) ? a->valuedouble : NAN;
-        y = cJSON_IsNumber(c) ? c->valuedouble : NAN;
+        double x = cJSON_IsNumber(a) ? a->valuedouble : NAN;
+        double y = cJSON_IsNumber(c) ? c->valuedouble : NAN;
         if (!isfinite(x) || !isfinite(y) || k++ > 400)
             continue;
         mf_buf_printf(b, "%.1f,%.1f ", px(x < 0 ? 0 : x > 1 ? 1 : x), py(pl, y));
@@ -650,8 +652,10 @@ static void task_html(struct mf_buf *b, const cJSON *t)
         mf_buf_puts(b, "</ul>\n");
     }
     int any_oracle = 0;
-    cJSON_ArrayForEach(pr, preds) any_oracle |=
-        cJSON_GetObjectItemCaseSensitive(pr, "oracle_fraction") != NULL;
+    cJSON_ArrayForEach(pr, preds)
+    {
+        any_oracle |= cJSON_GetObjectItemCaseSensitive(pr, "oracle_fraction") != NULL;
+    }
     if (any_oracle) {
         mf_buf_puts(b, "<h3>Against the true risk</h3>\n<table><tr><th>predictor</th>"
                        "<th>AUROC / oracle AUROC</th><th>Brier / oracle Brier</th></tr>\n");
@@ -741,7 +745,10 @@ int mf_report_write_html(const cJSON *m, const char *path, struct mf_err *err)
     mf_buf_puts(&b, ". A prediction is positive at a threshold when the risk is at or above it. "
                     "Subgroup gaps are flagged when their interval excludes zero.</p>\n");
     const cJSON *t;
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tasks")) task_html(&b, t);
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(m, "tasks"))
+    {
+        task_html(&b, t);
+    }
     const cJSON *notes = cJSON_GetObjectItemCaseSensitive(m, "notes");
     if (cJSON_GetArraySize(notes) > 0) {
         mf_buf_puts(&b, "<section><h2>Notes</h2>\n<ul>\n");

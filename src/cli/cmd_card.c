@@ -18,12 +18,14 @@ int cmd_card(int argc, char **argv)
     const struct cmd_help help = {
         "medfm card --model M [--report REPORT_DIR]... --out CARD_DIR",
         "Write the model card: the CHAI Applied Model Card sections and the ONC HTI-1 source\n"
-        "attributes of a predictive decision support intervention, filled from the model's\n"
-        "config.json, vocab.json and training.json (data lineage and the training data's\n"
-        "demographic make-up) and from the reports' metrics (internal and external\n"
-        "validation, subgroup gaps).  Fixed text is medfm's default, marked for review by the\n"
-        "deploying organization; anything unknown says \"not available\".  CARD_DIR is\n"
-        "replaced as a whole, only after everything is written.",
+        "attributes of a predictive decision support intervention (45 CFR 170.315(b)(11)),\n"
+        "filled from the model's config.json, vocab.json (which demographics are inputs) and\n"
+        "training.json (data lineage, the training data's demographic make-up) and from the\n"
+        "reports' metrics (internal and external validation, subgroup gaps).  Fixed text is\n"
+        "medfm's default, marked for review by the deploying organization; anything unknown\n"
+        "says \"not available\".  Every report must be of this model's weights.  CARD_DIR is\n"
+        "written as a whole once everything is checked; an existing CARD_DIR is replaced only\n"
+        "when it is empty or holds an earlier card.",
         opts, sizeof opts / sizeof opts[0],
         "example:\n  medfm card --model model/ --report report/ --report report-external/ \\\n"
         "      --out card/"};

@@ -80,4 +80,8 @@ extern const char *const mf_card_required_fields[];
 /* Whether a card has every required field. */
 int mf_card_check(const struct cJSON *card, struct mf_err *err);
 
+/* The name of a race or ethnicity code of the CDC Race and Ethnicity code set as US Core
+ * records them ("2106-3" -> "White"), or NULL for any other value. */
+const char *mf_report_code_name(const char *code);
+
 #endif

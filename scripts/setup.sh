@@ -11,6 +11,11 @@ packages=(
   libyaml-dev                                    # task definitions (ACES YAML)
   liblinear-dev                                  # linear probes on patient embeddings, logistic baseline
   libxgboost-dev                                 # gradient-boosted tree baseline (evaluation)
+  libmicrohttpd-dev libgnutls28-dev gnutls-bin   # the HTTP server and TLS (certtool: test certs)
+  libsqlite3-dev libpq-dev postgresql            # server state: SQLite, or a shared PostgreSQL
+  libjwt-gnutls-dev                              # CDS Hooks JWTs (ES384/RS384)
+  python3-jwt python3-cryptography               # signing test JWTs in the server tests
+  wrk nginx-light                                # server benchmark and its baseline
   python3-sklearn                                # metric oracle for the evaluation tests
   python3-torch python3-numpy                    # the training engine's reference (parity tests)
   libcmocka-dev                                  # unit tests

@@ -3,6 +3,7 @@
 #ifndef MF_CLI_COMMANDS_H
 #define MF_CLI_COMMANDS_H
 
+int cmd_audit(int argc, char **argv);
 int cmd_card(int argc, char **argv);
 int cmd_deid(int argc, char **argv);
 /* `medfm deid <command>`: argv[0] is the command name. */
@@ -14,9 +15,11 @@ int cmd_embed(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
 int cmd_label(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

@@ -14,15 +14,18 @@ struct verb {
 };
 
 static const struct verb verbs[] = {
+    {"audit", cmd_audit, "the server's audit log: verify its hash chain, export it as FHIR"},
     {"card", cmd_card, "write a model card (JSON and Markdown) from the model and its reports"},
     {"deid", cmd_deid, "de-identification tools: keygen (a secret key for pseudonyms and shifts)"},
     {"embed", cmd_embed, "write patient embeddings (float32) and their index"},
     {"eval", cmd_eval, "evaluate a model on tasks beside baselines: metrics.json, report.html"},
     {"ingest", cmd_ingest, "read FHIR R4 (Bundles, Bulk NDJSON) or MIMIC-IV into an event store"},
     {"inspect", cmd_inspect, "summarize an event store, or show one patient's timeline"},
+    {"keys", cmd_keys, "the server's API keys: create, list, revoke"},
     {"label", cmd_label, "label a store's patients for a task definition (ACES YAML)"},
     {"predict", cmd_predict, "risks for a task from simulated futures (or a linear probe)"},
     {"probe", cmd_probe, "fit a linear probe on patient embeddings for a task"},
+    {"serve", cmd_serve, "serve the model over REST, FHIR and CDS Hooks"},
     {"simulate", cmd_simulate, "sample possible futures of one patient, with what-if codes"},
     {"synth", cmd_synth, "simulate a cohort with known true risks, effects and PHI"},
     {"tokenize", cmd_tokenize, "show a patient's timeline as the model's tokens"},

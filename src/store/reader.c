@@ -20,10 +20,13 @@
 #include "core/buf.h"
 #include "core/fs.h"
 #include "core/hash.h"
+#include "store/record.h"
+#include "store/writer_int.h"
 
 struct map {
     const void *p;
     size_t n;
+    int heap; /* malloc'd (an in-memory store), not mapped */
 };
 
 struct strtab {
@@ -83,7 +86,9 @@ out:
 
 static void unmap(struct map *m)
 {
-    if (m->p && m->p != empty_map)
+    if (m->heap)
+        free((void *)m->p);
+    else if (m->p && m->p != empty_map)
         munmap((void *)m->p, m->n);
     m->p = NULL;
 }
@@ -414,4 +419,169 @@ int mf_store_find(const struct mf_store *s, const char *id, size_t len, struct m
             return mf_store_shard_timeline(s, k, (uint64_t)i, out);
     }
     return MF_ENOTFOUND;
+}
+
+/* In-memory stores */
+
+static size_t rec_size(const struct rec_hdr *h)
+{
+    return (sizeof *h + h->subj_len + h->code_len + h->unit_len + h->text_len + 7) & ~(size_t)7;
+}
+
+static int cmp_rec_ptr(const void *a, const void *b)
+{
+    struct rec_view x, y;
+    rec_view_at(&x, *(const char *const *)a);
+    rec_view_at(&y, *(const char *const *)b);
+    return rec_cmp(&x, &y);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    const struct mf_str *x = a, *y = b;
+    return str_cmp(x->p, x->n, y->p, y->n);
+}
+
+/* A heap map of n bytes (at least 8, so that an empty column has an address). */
+static void *heap_map(struct map *m, size_t n)
+{
+    m->heap = 1;
+    m->n = n;
+    m->p = calloc(1, n ? n : 8);
+    return (void *)m->p;
+}
+
+/* Sort and deduplicate strs[0..*n) and write them as a string table. */
+static int heap_strtab(struct mf_str *strs, size_t *n, struct strtab *t)
+{
+    if (*n)
+        qsort(strs, *n, sizeof *strs, cmp_str);
+    size_t k = 0, bytes = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (k == 0 || cmp_str(&strs[k - 1], &strs[i]) != 0) {
+            strs[k++] = strs[i];
+            bytes += strs[i].n;
+        }
+    *n = k;
+    uint64_t *off = heap_map(&t->off, (k + 1) * 8);
+    char *bin = heap_map(&t->bin, bytes);
+    if (off == NULL || bin == NULL)
+        return MF_ENOMEM;
+    t->bin.n = bytes;
+    t->count = k;
+    for (size_t i = 0; i < k; i++) {
+        memcpy(bin + off[i], strs[i].p, strs[i].n);
+        off[i + 1] = off[i] + strs[i].n;
+    }
+    return 0;
+}
+
+int mf_store_from_batch(const struct mf_store_batch *b, struct mf_store **out, struct mf_err *err)
+{
+    *out = NULL;
+    size_t n = b->n;
+    struct mf_store *s = calloc(1, sizeof *s);
+    const char **recs = malloc((n ? n : 1) * sizeof *recs);
+    struct mf_str *strs = malloc((n ? n : 1) * sizeof *strs);
+    int rc = MF_ENOMEM;
+    if (s == NULL || recs == NULL || strs == NULL)
+        goto out;
+    s->path = strdup("(memory)");
+    s->n_shards = 1;
+    s->shards = calloc(1, sizeof *s->shards);
+    if (s->path == NULL || s->shards == NULL)
+        goto out;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct rec_hdr h;
+        memcpy(&h, b->block + off, sizeof h);
+        recs[i] = b->block + off;
+        off += rec_size(&h);
+    }
+    if (n)
+        qsort(recs, n, sizeof *recs, cmp_rec_ptr);
+    /* dictionaries: codes, units (ids from 1), subjects */
+    size_t nc = 0, nu = 0, np = 0;
+    struct rec_view v;
+    for (size_t i = 0; i < n; i++) {
+        rec_view_at(&v, recs[i]);
+        strs[nc++] = (struct mf_str){v.code, v.h.code_len};
+    }
+    if (heap_strtab(strs, &nc, &s->codes) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        rec_view_at(&v, recs[i]);
+        if (v.h.unit_len)
+            strs[nu++] = (struct mf_str){v.unit, v.h.unit_len};
+    }
+    if (heap_strtab(strs, &nu, &s->units) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        rec_view_at(&v, recs[i]);
+        strs[np++] = (struct mf_str){v.subj, v.h.subj_len};
+    }
+    struct shard *sh = &s->shards[0];
+    if (heap_strtab(strs, &np, &sh->subjects) != 0)
+        goto out;
+    sh->patients = s->patients = np;
+    sh->events = s->events = n;
+    uint64_t *counts = heap_map(&s->code_counts, nc * 8);
+    uint64_t *idx = heap_map(&sh->idx, (np + 1) * 8);
+    int64_t *time = heap_map(&sh->time, n * 8);
+    uint32_t *code = heap_map(&sh->code, n * 4);
+    double *value = heap_map(&sh->value, n * 8);
+    uint32_t *unit = heap_map(&sh->unit, n * 4);
+    uint64_t *toff = heap_map(&sh->text_off, (n + 1) * 8);
+    size_t text_bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        rec_view_at(&v, recs[i]);
+        text_bytes += v.h.text_len;
+    }
+    char *text = heap_map(&sh->text, text_bytes);
+    if (!counts || !idx || !time || !code || !value || !unit || !toff || !text)
+        goto out;
+    sh->text.n = text_bytes;
+    size_t p = 0;
+    for (size_t i = 0; i < n; i++) {
+        rec_view_at(&v, recs[i]);
+        if (i > 0) {
+            struct rec_view w;
+            rec_view_at(&w, recs[i - 1]);
+            if (rec_bytes_cmp(v.subj, v.h.subj_len, w.subj, w.h.subj_len) != 0)
+                idx[++p] = i;
+        }
+        time[i] = v.h.time;
+        value[i] = v.h.value;
+        code[i] = (uint32_t)strtab_find(&s->codes, v.code, v.h.code_len);
+        counts[code[i]]++;
+        unit[i] = v.h.unit_len ? (uint32_t)strtab_find(&s->units, v.unit, v.h.unit_len) + 1 : 0;
+        memcpy(text + toff[i], v.text, v.h.text_len);
+        toff[i + 1] = toff[i] + v.h.text_len;
+    }
+    idx[np] = n;
+    /* a manifest like a stored one's (counts only), so that readers of it work alike */
+    s->manifest = cJSON_CreateObject();
+    if (s->manifest == NULL ||
+        !cJSON_AddStringToObject(s->manifest, "format", "medfm-event-store") ||
+        !cJSON_AddNumberToObject(s->manifest, "schema_version", MF_STORE_SCHEMA_VERSION) ||
+        !cJSON_AddNumberToObject(s->manifest, "patients", (double)np) ||
+        !cJSON_AddNumberToObject(s->manifest, "events", (double)n) ||
+        !cJSON_AddNumberToObject(s->manifest, "codes", (double)nc) ||
+        !cJSON_AddNumberToObject(s->manifest, "units", (double)nu) ||
+        !cJSON_AddArrayToObject(s->manifest, "sources"))
+        goto out;
+    s->manifest_text = cJSON_PrintUnformatted(s->manifest);
+    if (s->manifest_text == NULL)
+        goto out;
+    s->manifest_len = strlen(s->manifest_text);
+    rc = 0;
+out:
+    free(recs);
+    free(strs);
+    if (rc) {
+        mf_store_close(s);
+        return mf_err_set(err, rc, "out of memory building a store of %zu events", n);
+    }
+    *out = s;
+    return 0;
 }

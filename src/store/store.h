@@ -70,6 +70,15 @@ uint64_t mf_store_writer_patients(const struct mf_store_writer *w);
 /* Free the writer; an uncommitted store's temporary files are removed. */
 void mf_store_writer_free(struct mf_store_writer *w);
 
+/* In-memory stores: a few patients held for a moment (one server request).  A batch from
+ * mf_store_batch_new belongs to no writer and never spills; mf_store_from_batch sorts its
+ * events into a store that lives in memory only (no files: mf_store_verify refuses it) and
+ * does not need the batch afterwards. */
+struct mf_store_batch *mf_store_batch_new(void);
+void mf_store_batch_free(struct mf_store_batch *b);
+/* Events in the batch. */
+size_t mf_store_batch_count(const struct mf_store_batch *b);
+
 /* Reading (memory-mapped). */
 
 struct mf_str {
@@ -96,6 +105,8 @@ struct mf_timeline {
  * hashes: mf_store_verify does that).  Free with mf_store_close. */
 int mf_store_open(const char *path, struct mf_store **out, struct mf_err *err);
 void mf_store_close(struct mf_store *s);
+/* A store in memory from the events of a batch (see mf_store_batch_new). */
+int mf_store_from_batch(const struct mf_store_batch *b, struct mf_store **out, struct mf_err *err);
 /* Recompute every file's SHA-256 and compare with the manifest. */
 int mf_store_verify(const struct mf_store *s, struct mf_err *err);
 

@@ -261,7 +261,33 @@ int mf_store_batch_spill_all(struct mf_store_batch *b, struct mf_err *err)
 
 int mf_store_batch_maybe_spill(struct mf_store_batch *b, struct mf_err *err)
 {
-    return b->len >= b->limit ? spill(b, err) : 0;
+    return b->w && b->len >= b->limit ? spill(b, err) : 0;
+}
+
+struct mf_store_batch *mf_store_batch_new(void)
+{
+    struct mf_store_batch *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return NULL;
+    b->limit = SIZE_MAX;
+    mf_strmap_init(&b->codes);
+    mf_strmap_init(&b->units);
+    return b;
+}
+
+void mf_store_batch_free(struct mf_store_batch *b)
+{
+    if (b == NULL || b->w)
+        return;
+    free(b->block);
+    mf_strmap_free(&b->codes);
+    mf_strmap_free(&b->units);
+    free(b);
+}
+
+size_t mf_store_batch_count(const struct mf_store_batch *b)
+{
+    return b->n;
 }
 
 void mf_store_writer_add_source(struct mf_store_writer *w, cJSON *obj)

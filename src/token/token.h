@@ -111,6 +111,11 @@ struct mf_tokens {
  * (thread-safe; later calls take no lock). */
 int mf_tokenize(const struct mf_vocab *v, const struct mf_store *s, const struct mf_timeline *t,
                 struct mf_tokens *out, struct mf_err *err);
+/* The same without the vocabulary's cache: the store's code map is built for this call and
+ * dropped.  For short-lived stores (one request's patient), which must not pile up in the
+ * cache. */
+int mf_tokenize_unbound(const struct mf_vocab *v, const struct mf_store *s,
+                        const struct mf_timeline *t, struct mf_tokens *out, struct mf_err *err);
 /* The static prefix for a window whose first event is at time `at`: writes at most
  * mf_vocab_prefix_max(v) ids into out and returns how many. */
 size_t mf_tokens_prefix(const struct mf_vocab *v, const struct mf_tokens *t, int64_t at,

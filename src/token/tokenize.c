@@ -190,14 +190,34 @@ static inline uint32_t decile(const double *cuts, double x)
     return q;
 }
 
+static int tokenize_map(const struct mf_vocab *v, const struct mf_tok_code *map, uint32_t nc,
+                        const struct mf_timeline *t, struct mf_tokens *out, struct mf_err *err);
+
 int mf_tokenize(const struct mf_vocab *v, const struct mf_store *s, const struct mf_timeline *t,
                 struct mf_tokens *out, struct mf_err *err)
 {
     const struct mf_tok_bind *b = bind_get(v, s, err);
     if (b == NULL)
         return MF_ENOMEM;
-    const struct mf_tok_code *map = b->map;
-    const uint32_t nc = b->n_codes;
+    return tokenize_map(v, b->map, b->n_codes, t, out, err);
+}
+
+int mf_tokenize_unbound(const struct mf_vocab *v, const struct mf_store *s,
+                        const struct mf_timeline *t, struct mf_tokens *out, struct mf_err *err)
+{
+    uint32_t nc = mf_store_n_codes(s);
+    struct mf_tok_code *map = calloc((size_t)nc + 1, sizeof *map);
+    if (map == NULL)
+        return mf_err_set(err, MF_ENOMEM, "out of memory mapping the store's codes to tokens");
+    build_map(v, s, map, nc);
+    int rc = tokenize_map(v, map, nc, t, out, err);
+    free(map);
+    return rc;
+}
+
+static int tokenize_map(const struct mf_vocab *v, const struct mf_tok_code *map, uint32_t nc,
+                        const struct mf_timeline *t, struct mf_tokens *out, struct mf_err *err)
+{
     out->n = 0;
     out->birth = MF_TIME_NONE;
     for (int k = 0; k < 4; k++)

@@ -1,0 +1,549 @@
+/* predict.c - /v1/predict, /v1/simulate and /v1/embeddings, run on inference workers. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "core/hash.h"
+#include "core/timeutil.h"
+#include "serve/serve_int.h"
+#include "tasks/task.h"
+#include "token/token.h"
+
+#define DEFAULT_HORIZON ((int64_t)365 * 86400 * 1000000)
+
+static int find_task(struct mf_server *s, const char *name, size_t n)
+{
+    for (size_t i = 0; i < s->n_tasks; i++)
+        if (strlen(s->tasks[i].name) == n && memcmp(s->tasks[i].name, name, n) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int add_task(struct mf_call *c, struct mf_served_req *r, const char *name, size_t n)
+{
+    int t = find_task(c->srv, name, n);
+    if (t < 0) {
+        mf_call_error(c, 400, "unknown_task",
+                      "unknown task '%.*s' (GET /v1/models lists the tasks)",
+                      (int)(n < 64 ? n : 64), name);
+        return -1;
+    }
+    for (int k = 0; k < r->n_tasks; k++)
+        if (r->tasks[k] == t)
+            return 0;
+    if (r->n_tasks >= c->srv->o.limits.max_tasks || r->n_tasks >= 64) {
+        mf_call_error(c, 400, "too_many_tasks", "more than %d tasks", c->srv->o.limits.max_tasks);
+        return -1;
+    }
+    r->tasks[r->n_tasks++] = t;
+    return 0;
+}
+
+static int parse_tasks(struct mf_call *c, struct mf_served_req *r)
+{
+    const char *q = mf_call_arg(c, "tasks");
+    if (q) {
+        const char *p = q;
+        while (*p) {
+            const char *e = strchr(p, ',');
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            if (n && add_task(c, r, p, n) != 0)
+                return -1;
+            p = e ? e + 1 : p + n;
+        }
+        return 0;
+    }
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(r->root, "tasks");
+    if (t == NULL || r->pts.fhir)
+        return 0;
+    if (cJSON_IsString(t)) {
+        const char *p = t->valuestring;
+        while (*p) {
+            const char *e = strchr(p, ',');
+            size_t n = e ? (size_t)(e - p) : strlen(p);
+            if (n && add_task(c, r, p, n) != 0)
+                return -1;
+            p = e ? e + 1 : p + n;
+        }
+        return 0;
+    }
+    if (!cJSON_IsArray(t)) {
+        mf_call_error(c, 400, "bad_request", "tasks: a list of task names");
+        return -1;
+    }
+    const cJSON *x;
+    cJSON_ArrayForEach(x, t)
+    {
+        if (!cJSON_IsString(x)) {
+            mf_call_error(c, 400, "bad_request", "tasks: a list of task names");
+            return -1;
+        }
+        if (add_task(c, r, x->valuestring, strlen(x->valuestring)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* An integer argument from the query or (events JSON) the body. */
+static int int_arg(struct mf_call *c, struct mf_served_req *r, const char *name, long lo, long hi,
+                   long def, long *out)
+{
+    const char *q = mf_call_arg(c, name);
+    const cJSON *j = r->pts.fhir ? NULL : cJSON_GetObjectItemCaseSensitive(r->root, name);
+    *out = def;
+    if (q) {
+        char *end;
+        long v = strtol(q, &end, 10);
+        if (*q == '\0' || *end != '\0' || v < lo || v > hi) {
+            mf_call_error(c, 400, "bad_request", "%s must be an integer in %ld..%ld", name, lo, hi);
+            return -1;
+        }
+        *out = v;
+    } else if (j) {
+        if (!cJSON_IsNumber(j) || j->valuedouble < (double)lo || j->valuedouble > (double)hi ||
+            j->valuedouble != floor(j->valuedouble)) {
+            mf_call_error(c, 400, "bad_request", "%s must be an integer in %ld..%ld", name, lo, hi);
+            return -1;
+        }
+        *out = (long)j->valuedouble;
+    }
+    return 0;
+}
+
+static const char *str_arg(struct mf_call *c, struct mf_served_req *r, const char *name)
+{
+    const char *q = mf_call_arg(c, name);
+    if (q)
+        return q;
+    const cJSON *j = r->pts.fhir ? NULL : cJSON_GetObjectItemCaseSensitive(r->root, name);
+    return cJSON_IsString(j) ? j->valuestring : NULL;
+}
+
+int mf_served_req_prepare(struct mf_worker *w, struct mf_call *c, struct mf_served_req *r,
+                          int need_tasks)
+{
+    struct mf_server *s = w->srv;
+    memset(r, 0, sizeof *r);
+    r->at = INT64_MAX;
+    mf_sha256_hex(c->body.data ? c->body.data : "", c->body.len, c->input_sha256);
+    if (c->body.len == 0) {
+        mf_call_error(c, 400, "bad_request", "the body is empty");
+        return -1;
+    }
+    const char *endp = NULL;
+    r->root = cJSON_ParseWithLengthOpts(c->body.data, c->body.len, &endp, 0);
+    if (r->root == NULL) {
+        size_t off = endp && endp >= c->body.data ? (size_t)(endp - c->body.data) : 0;
+        mf_call_error(c, 400, "bad_json", "the body is not valid JSON (near byte %zu)", off);
+        return -1;
+    }
+    if (mf_json_depth(r->root, s->o.limits.max_json_depth + 1) > s->o.limits.max_json_depth) {
+        mf_call_error(c, 400, "too_deep", "the body nests deeper than %d levels",
+                      s->o.limits.max_json_depth);
+        return -1;
+    }
+    struct mf_err err = {0};
+    int rc = mf_patients_parse(r->root, c->body.data, c->body.len, &s->o.limits, &r->pts, &err);
+    if (rc) {
+        if (rc == MF_ENOMEM)
+            mf_call_error(c, 503, "unavailable", "out of memory");
+        else if (rc == MF_ETOOBIG)
+            mf_call_error(c, 413, "too_large", "%s", err.msg);
+        else
+            mf_call_error(c, rc == MF_EINVAL ? 422 : 400,
+                          rc == MF_EINVAL ? "no_patient" : "bad_input", "%s", err.msg);
+        return -1;
+    }
+    if (r->pts.n > 0) {
+        struct mf_str id = mf_served_subject(r, 0);
+        mf_state_pseudonym(s->state, id.p, id.n, c->patient);
+    }
+    /* input drift: the share of events with codes the model does not know */
+    double overlap = mf_infer_overlap(w->in, r->pts.store);
+    atomic_fetch_add(&s->m.input_patients, (unsigned long long)r->pts.n);
+    atomic_fetch_add(&s->m.input_events, (unsigned long long)r->pts.events);
+    atomic_fetch_add(&s->m.input_unknown_events,
+                     (unsigned long long)llround((1 - overlap) * (double)r->pts.events));
+    if (parse_tasks(c, r) != 0)
+        return -1;
+    if (need_tasks && r->n_tasks == 0) {
+        mf_call_error(c, 400, "no_task", "name the tasks: ?tasks=death_1y,... or \"tasks\": [...]");
+        return -1;
+    }
+    long samples, seed;
+    if (int_arg(c, r, "samples", 1, s->o.limits.max_samples, s->o.limits.default_samples,
+                &samples) != 0 ||
+        int_arg(c, r, "seed", 0, 2147483647L, 1, &seed) != 0)
+        return -1;
+    r->samples = (int)samples;
+    r->seed = (uint64_t)seed;
+    const char *at = str_arg(c, r, "at");
+    if (at && mf_time_parse(at, strlen(at), &r->at) != 0) {
+        mf_call_error(c, 400, "bad_request", "at: not an ISO 8601 time");
+        return -1;
+    }
+    return 0;
+}
+
+void mf_served_req_free(struct mf_served_req *r)
+{
+    cJSON_Delete(r->root);
+    mf_patients_free(&r->pts);
+    memset(r, 0, sizeof *r);
+}
+
+struct mf_str mf_served_subject(struct mf_served_req *r, uint64_t i)
+{
+    struct mf_timeline tl;
+    struct mf_str none = {"", 0};
+    if (mf_store_shard_timeline(r->pts.store, 0, i, &tl) != 0)
+        return none;
+    return tl.subject;
+}
+
+/* The prompt of patient i at r->at. */
+static int patient_prompt(struct mf_worker *w, struct mf_served_req *r, uint64_t i,
+                          struct mf_timeline *tl, struct mf_tokens *tk, struct mf_prompt *pr,
+                          struct mf_err *err)
+{
+    int rc = mf_store_shard_timeline(r->pts.store, 0, i, tl);
+    if (rc)
+        return mf_err_set(err, rc, "cannot read a patient");
+    if ((rc = mf_tokenize_unbound(mf_infer_vocab(w->in), r->pts.store, tl, tk, err)) != 0)
+        return rc;
+    return mf_infer_prompt(w->in, tk, r->at, pr, err);
+}
+
+int mf_served_risks(struct mf_worker *w, struct mf_served_req *r, uint64_t i,
+                    struct mf_served_risk *out, int64_t *at_out, struct mf_err *err)
+{
+    struct mf_server *s = w->srv;
+    struct mf_timeline tl;
+    struct mf_tokens tk = {0};
+    struct mf_prompt pr = {0};
+    struct mf_futures fs = {0};
+    struct mf_task_evbuf hist = {0};
+    uint64_t *masks = NULL;
+    int rc = patient_prompt(w, r, i, &tl, &tk, &pr, err);
+    if (rc)
+        goto out;
+    *at_out = pr.at;
+    int64_t horizon = 0;
+    for (int k = 0; k < r->n_tasks; k++) {
+        int64_t h = mf_task_horizon(s->tasks[r->tasks[k]].task);
+        if (h <= 0)
+            h = DEFAULT_HORIZON;
+        if (h > horizon)
+            horizon = h;
+    }
+    struct mf_sim_opts so = {r->samples, s->o.limits.max_new, horizon, 1.0f, 1.0f, r->seed, 0};
+    if ((rc = mf_infer_simulate(w->in, &pr, &so, &fs, err)) != 0)
+        goto out;
+    for (int k = 0; k < r->n_tasks; k++) {
+        const struct mf_served_task *t = &s->tasks[r->tasks[k]];
+        free(masks);
+        masks = NULL;
+        hist.n = 0;
+        if ((rc = mf_task_store_masks(t->task, r->pts.store, &masks, err)) != 0)
+            goto out;
+        if (mf_task_evbuf_timeline(t->task, masks, &tl, pr.at, &hist) != 0) {
+            rc = mf_err_set(err, MF_ENOMEM, "out of memory");
+            goto out;
+        }
+        struct mf_task_events hev = mf_task_evbuf_events(&hist);
+        out[k].task = r->tasks[k];
+        out[k].horizon = mf_task_horizon(t->task);
+        if ((rc = mf_infer_task_risk(t->task, mf_infer_vocab(w->in), t->tok_masks, &hev, pr.at,
+                                     pr.at, &fs, &out[k].risk, err)) != 0)
+            goto out;
+        atomic_fetch_add(&s->m.predictions[r->tasks[k]], 1);
+    }
+out:
+    free(masks);
+    mf_task_evbuf_free(&hist);
+    mf_futures_free(&fs);
+    mf_prompt_free(&pr);
+    mf_tokens_free(&tk);
+    return rc;
+}
+
+static void put_num(struct mf_buf *b, double v)
+{
+    if (isnan(v))
+        mf_buf_puts(b, "null");
+    else
+        mf_buf_printf(b, "%.6g", v);
+}
+
+static void model_ref(struct mf_server *s, struct mf_buf *b)
+{
+    mf_buf_puts(b, "\"model\":{\"name\":");
+    mf_buf_json_string(b, s->model_name, strlen(s->model_name));
+    mf_buf_printf(b, ",\"version\":\"%s\",\"sha256\":\"%s\"}", s->model_version, s->model_sha256);
+}
+
+/* One patient's RiskAssessment resources as Bundle entries. */
+static void fhir_risks(struct mf_server *s, struct mf_buf *b, struct mf_str subject, int64_t at,
+                       const struct mf_served_risk *rk, int n, int *first)
+{
+    char ts[32];
+    mf_time_format(at, ts);
+    for (int k = 0; k < n; k++) {
+        const struct mf_served_task *t = &s->tasks[rk[k].task];
+        const struct mf_risk *r = &rk[k].risk;
+        mf_buf_puts(b, *first ? "" : ",");
+        *first = 0;
+        mf_buf_puts(b, "{\"resource\":{\"resourceType\":\"RiskAssessment\",\"status\":\"final\","
+                       "\"subject\":{\"reference\":");
+        struct mf_buf ref = MF_BUF_INIT;
+        mf_buf_puts(&ref, "Patient/");
+        mf_buf_append(&ref, subject.p, subject.n);
+        mf_buf_json_string(b, ref.data, ref.len);
+        mf_buf_release(&ref);
+        mf_buf_printf(b, "},\"occurrenceDateTime\":\"%s\",\"code\":{\"text\":", ts);
+        mf_buf_json_string(b, t->name, strlen(t->name));
+        mf_buf_puts(b, "},\"method\":{\"coding\":[{\"system\":\"https://medfm.invalid/model\","
+                       "\"code\":");
+        mf_buf_json_string(b, s->model_name, strlen(s->model_name));
+        mf_buf_printf(b, ",\"version\":\"%s\"}],\"text\":", s->model_version);
+        char mtext[256];
+        snprintf(mtext, sizeof mtext, "%s %s: %u simulated futures", s->model_name,
+                 s->model_version, r->futures);
+        mf_buf_json_string(b, mtext, strlen(mtext));
+        mf_buf_puts(b, "},\"basis\":[{\"reference\":");
+        ref = (struct mf_buf)MF_BUF_INIT;
+        mf_buf_puts(&ref, "Patient/");
+        mf_buf_append(&ref, subject.p, subject.n);
+        mf_buf_json_string(b, ref.data, ref.len);
+        mf_buf_release(&ref);
+        mf_buf_puts(b, ",\"display\":\"the patient's record up to the prediction time\"}],"
+                       "\"prediction\":[{\"outcome\":{\"text\":");
+        mf_buf_json_string(b, t->name, strlen(t->name));
+        mf_buf_puts(b, "}");
+        if (!isnan(r->p)) {
+            mf_buf_puts(b, ",\"probabilityDecimal\":");
+            put_num(b, r->p);
+        }
+        if (rk[k].horizon > 0)
+            mf_buf_printf(
+                b,
+                ",\"whenRange\":{\"low\":{\"value\":0,\"unit\":\"d\",\"system\":"
+                "\"http://unitsofmeasure.org\",\"code\":\"d\"},\"high\":{\"value\":%.6g,"
+                "\"unit\":\"d\",\"system\":\"http://unitsofmeasure.org\",\"code\":\"d\"}}",
+                (double)rk[k].horizon / 86400e6);
+        char why[256];
+        if (isnan(r->p))
+            snprintf(why, sizeof why, "undecided: none of %u futures decided the task", r->futures);
+        else
+            snprintf(why, sizeof why,
+                     "%u of %u decided futures had the outcome; 95%% Wilson "
+                     "interval %.3f-%.3f",
+                     r->positive, r->decided, r->lo, r->hi);
+        mf_buf_puts(b, ",\"rationale\":");
+        mf_buf_json_string(b, why, strlen(why));
+        mf_buf_puts(b, "}]}}");
+    }
+}
+
+void mf_route_predict(struct mf_worker *w, struct mf_call *c)
+{
+    struct mf_server *s = w->srv;
+    struct mf_served_req r;
+    if (mf_served_req_prepare(w, c, &r, 1) != 0) {
+        mf_served_req_free(&r);
+        return;
+    }
+    struct mf_buf b = MF_BUF_INIT;
+    struct mf_served_risk rk[64];
+    int first = 1;
+    if (c->want_fhir)
+        mf_buf_puts(&b, "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[");
+    else {
+        mf_buf_puts(&b, "{");
+        model_ref(s, &b);
+        mf_buf_printf(&b, ",\"request_id\":\"%s\",\"samples\":%d,\"patients\":[", c->request_id,
+                      r.samples);
+    }
+    for (uint64_t i = 0; i < r.pts.n; i++) {
+        struct mf_err err = {0};
+        int64_t at = 0;
+        struct mf_str subject = mf_served_subject(&r, i);
+        if (mf_served_risks(w, &r, i, rk, &at, &err) != 0) {
+            mf_buf_release(&b);
+            mf_call_error(c, err.code == MF_ENOMEM ? 503 : 422,
+                          err.code == MF_ENOMEM ? "unavailable" : "cannot_predict",
+                          "patient %llu of the request: %s", (unsigned long long)i + 1, err.msg);
+            mf_served_req_free(&r);
+            return;
+        }
+        if (c->want_fhir) {
+            fhir_risks(s, &b, subject, at, rk, r.n_tasks, &first);
+            continue;
+        }
+        char ts[32];
+        mf_time_format(at, ts);
+        mf_buf_puts(&b, i ? ",{\"subject_id\":" : "{\"subject_id\":");
+        mf_buf_json_string(&b, subject.p, subject.n);
+        mf_buf_printf(&b, ",\"prediction_time\":\"%s\",\"risks\":[", ts);
+        for (int k = 0; k < r.n_tasks; k++) {
+            const struct mf_risk *x = &rk[k].risk;
+            mf_buf_puts(&b, k ? ",{\"task\":" : "{\"task\":");
+            mf_buf_json_string(&b, s->tasks[rk[k].task].name, strlen(s->tasks[rk[k].task].name));
+            mf_buf_puts(&b, ",\"probability\":");
+            put_num(&b, x->p);
+            mf_buf_puts(&b, ",\"interval\":{\"level\":0.95,\"method\":\"wilson\",\"low\":");
+            put_num(&b, x->lo);
+            mf_buf_puts(&b, ",\"high\":");
+            put_num(&b, x->hi);
+            mf_buf_printf(&b, "},\"futures\":%u,\"decided\":%u,\"positive\":%u,\"horizon_days\":",
+                          x->futures, x->decided, x->positive);
+            put_num(&b, rk[k].horizon > 0 ? (double)rk[k].horizon / 86400e6 : NAN);
+            mf_buf_puts(&b, "}");
+        }
+        mf_buf_puts(&b, "]}");
+    }
+    mf_buf_puts(&b, "]}");
+    mf_call_json(c, 200, c->want_fhir ? "application/fhir+json" : "application/json", &b);
+    mf_served_req_free(&r);
+}
+
+static const char *const stop_name[] = {"death", "timeline_end", "horizon", "length"};
+
+void mf_route_simulate(struct mf_worker *w, struct mf_call *c)
+{
+    struct mf_server *s = w->srv;
+    struct mf_served_req r;
+    struct mf_tokens tk = {0};
+    struct mf_prompt pr = {0};
+    struct mf_futures fs = {0};
+    struct mf_buf b = MF_BUF_INIT;
+    if (mf_served_req_prepare(w, c, &r, 0) != 0)
+        goto out;
+    if (r.pts.n != 1) {
+        mf_call_error(c, 400, "bad_request", "simulate takes one patient (the body has %zu)",
+                      r.pts.n);
+        goto out;
+    }
+    const struct mf_vocab *v = mf_infer_vocab(w->in);
+    long horizon_d, max_new;
+    if (int_arg(c, &r, "horizon_days", 1, 36500, 365, &horizon_d) != 0 ||
+        int_arg(c, &r, "max_new", 1, s->o.limits.max_new, s->o.limits.max_new, &max_new) != 0)
+        goto out;
+    struct mf_timeline tl;
+    struct mf_err err = {0};
+    if (patient_prompt(w, &r, 0, &tl, &tk, &pr, &err) != 0) {
+        mf_call_error(c, 422, "cannot_simulate", "%s", err.msg);
+        goto out;
+    }
+    /* what-if codes, inserted at the prediction time */
+    const cJSON *wi = cJSON_GetObjectItemCaseSensitive(r.root, "what_if");
+    if (wi && !r.pts.fhir) {
+        if (!cJSON_IsArray(wi) || cJSON_GetArraySize(wi) > 64) {
+            mf_call_error(c, 400, "bad_request", "what_if: a list of at most 64 codes");
+            goto out;
+        }
+        const cJSON *x;
+        cJSON_ArrayForEach(x, wi)
+        {
+            int64_t id =
+                cJSON_IsString(x) ? mf_vocab_id(v, x->valuestring, strlen(x->valuestring)) : -1;
+            if (id < 0 || mf_vocab_kind(v, (uint32_t)id) != MF_TOK_CODE) {
+                mf_call_error(c, 400, "unknown_code",
+                              "what_if: a code the model does not know (codes are tokens of its "
+                              "vocabulary, e.g. SNOMED/44054006)");
+                goto out;
+            }
+            uint32_t t32 = (uint32_t)id;
+            if (mf_prompt_append(&pr, &t32, 1) != 0) {
+                mf_call_error(c, 503, "unavailable", "out of memory");
+                goto out;
+            }
+        }
+    }
+    struct mf_sim_opts so = {
+        r.samples, (int)max_new, (int64_t)horizon_d * 86400 * 1000000, 1.0f, 1.0f, r.seed, 0};
+    if (mf_infer_simulate(w->in, &pr, &so, &fs, &err) != 0) {
+        mf_call_error(c, 422, "cannot_simulate", "%s", err.msg);
+        goto out;
+    }
+    char ts[32];
+    mf_time_format(pr.at, ts);
+    mf_buf_puts(&b, "{");
+    model_ref(s, &b);
+    mf_buf_printf(&b, ",\"request_id\":\"%s\",\"start\":\"%s\",\"horizon_days\":%ld,\"futures\":[",
+                  c->request_id, ts, horizon_d);
+    for (size_t f = 0; f < fs.n; f++) {
+        const struct mf_future *fu = &fs.f[f];
+        mf_buf_printf(&b, "%s{\"stop\":\"%s\",\"tokens\":%zu,\"events\":[", f ? "," : "",
+                      stop_name[fu->stop], fu->n);
+        int first = 1;
+        for (size_t k = 0; k < fu->n; k++) {
+            if (mf_vocab_kind(v, fu->tok[k]) != MF_TOK_CODE)
+                continue;
+            const char *name = mf_vocab_token(v, fu->tok[k]);
+            mf_buf_puts(&b, first ? "{\"code\":" : ",{\"code\":");
+            first = 0;
+            mf_buf_json_string(&b, name, strlen(name));
+            mf_buf_printf(&b, ",\"days\":%.4g}", (double)fu->dt[k] / 86400e6);
+        }
+        mf_buf_puts(&b, "]}");
+    }
+    mf_buf_puts(&b, "]}");
+    mf_call_json(c, 200, "application/json", &b);
+out:
+    mf_buf_release(&b);
+    mf_futures_free(&fs);
+    mf_prompt_free(&pr);
+    mf_tokens_free(&tk);
+    mf_served_req_free(&r);
+}
+
+void mf_route_embeddings(struct mf_worker *w, struct mf_call *c)
+{
+    struct mf_server *s = w->srv;
+    struct mf_served_req r;
+    struct mf_tokens tk = {0};
+    struct mf_prompt pr = {0};
+    struct mf_buf b = MF_BUF_INIT;
+    float *e = malloc((size_t)s->dim * sizeof *e);
+    if (e == NULL) {
+        mf_call_error(c, 503, "unavailable", "out of memory");
+        memset(&r, 0, sizeof r);
+        goto out;
+    }
+    if (mf_served_req_prepare(w, c, &r, 0) != 0)
+        goto out;
+    mf_buf_puts(&b, "{");
+    model_ref(s, &b);
+    mf_buf_printf(&b, ",\"request_id\":\"%s\",\"dim\":%d,\"embeddings\":[", c->request_id, s->dim);
+    for (uint64_t i = 0; i < r.pts.n; i++) {
+        struct mf_timeline tl;
+        struct mf_err err = {0};
+        if (patient_prompt(w, &r, i, &tl, &tk, &pr, &err) != 0 ||
+            mf_infer_embed(w->in, &pr, e, &err) != 0) {
+            mf_buf_release(&b);
+            mf_call_error(c, 422, "cannot_embed", "patient %llu of the request: %s",
+                          (unsigned long long)i + 1, err.msg);
+            goto out;
+        }
+        char ts[32];
+        mf_time_format(pr.at, ts);
+        mf_buf_puts(&b, i ? ",{\"subject_id\":" : "{\"subject_id\":");
+        mf_buf_json_string(&b, tl.subject.p, tl.subject.n);
+        mf_buf_printf(&b, ",\"time\":\"%s\",\"embedding\":[", ts);
+        for (int d = 0; d < s->dim; d++)
+            mf_buf_printf(&b, "%s%.7g", d ? "," : "", (double)e[d]);
+        mf_buf_puts(&b, "]}");
+    }
+    mf_buf_puts(&b, "]}");
+    mf_call_json(c, 200, "application/json", &b);
+out:
+    free(e);
+    mf_buf_release(&b);
+    mf_prompt_free(&pr);
+    mf_tokens_free(&tk);
+    mf_served_req_free(&r);
+}

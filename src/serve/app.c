@@ -155,6 +155,15 @@ int mf_server_init(struct mf_server *s, const struct mf_serve_opts *o, struct mf
         return rc;
     if ((rc = mf_state_open(s->o.db, &s->state, err)) != 0)
         return rc;
+    if ((rc = read_text(mf_data_dir("serve/openapi.json"), &s->openapi, err)) != 0)
+        return rc;
+    if (s->o.no_model) {
+        s->o.queue = 0;
+        snprintf(s->model_name, sizeof s->model_name, "none");
+        s->card_json = strdup("{}");
+        s->card_md = strdup("");
+        return s->card_json && s->card_md ? 0 : mf_err_set(err, MF_ENOMEM, "out of memory");
+    }
     if ((rc = mf_pool_start(s, err)) != 0)
         return rc;
     const struct mf_infer *in = s->workers[0].in;
@@ -174,8 +183,6 @@ int mf_server_init(struct mf_server *s, const struct mf_serve_opts *o, struct mf
     if (stat(wpath, &st) == 0)
         mf_time_format((int64_t)st.st_mtime * 1000000, s->created);
     if ((rc = load_tasks(s, v, err)) != 0)
-        return rc;
-    if ((rc = read_text(mf_data_dir("serve/openapi.json"), &s->openapi, err)) != 0)
         return rc;
     return load_card(s, err);
 }

@@ -44,6 +44,7 @@ struct mf_serve_opts {
     int io_threads;         /* libmicrohttpd threads (default: cores) */
     int drain_s;            /* seconds to finish in-flight work on SIGTERM (default 30) */
     struct mf_serve_limits limits;
+    int no_model; /* tests and fuzzing: no model, no workers (requests for one get 429) */
 };
 
 /* Defaults for every field left 0 / NULL. */

@@ -331,6 +331,81 @@ static void store_detects_damage(void **state)
     assert_int_equal(mf_store_open(tmpdir, &s, &err), MF_ENOTFOUND);
 }
 
+/* A store made in memory from a batch holds exactly what the same events written to disk
+ * hold, whatever order they came in. */
+static void store_in_memory_equals_on_disk(void **state)
+{
+    (void)state;
+    char dst[512];
+    snprintf(dst, sizeof dst, "%s/mem-ref", tmpdir);
+    write_store(dst, plain);
+    struct mf_store *disk, *mem;
+    struct mf_err err = {0};
+    assert_int_equal(mf_store_open(dst, &disk, &err), 0);
+    struct mf_store_batch *b = mf_store_batch_new();
+    assert_non_null(b);
+    int total = NPAT * 16;
+    for (int j = 0; j < total; j++) {
+        int i = (int)(((long)j * 7919) % total);
+        char subj[32], code[32];
+        struct mf_event e;
+        if (make_event(i, subj, code, &e))
+            assert_int_equal(mf_store_batch_add(b, &e), 0);
+    }
+    assert_int_equal(mf_store_batch_maybe_spill(b, &err), 0); /* never spills */
+    assert_int_equal(mf_store_from_batch(b, &mem, &err), 0);
+    mf_store_batch_free(b);
+    assert_int_equal(mf_store_n_patients(mem), mf_store_n_patients(disk));
+    assert_int_equal(mf_store_n_events(mem), mf_store_n_events(disk));
+    assert_int_equal(mf_store_n_codes(mem), mf_store_n_codes(disk));
+    for (uint32_t i = 0; i < mf_store_n_codes(mem); i++) {
+        struct mf_str a = mf_store_code(mem, i), c = mf_store_code(disk, i);
+        assert_int_equal(a.n, c.n);
+        assert_memory_equal(a.p, c.p, a.n);
+        assert_int_equal(mf_store_code_count(mem, i), mf_store_code_count(disk, i));
+    }
+    uint64_t k = 0;
+    for (size_t sh = 0; sh < mf_store_n_shards(disk); sh++)
+        for (uint64_t i = 0; i < mf_store_shard_patients(disk, sh); i++, k++) {
+            struct mf_timeline x, y;
+            assert_int_equal(mf_store_shard_timeline(disk, sh, i, &x), 0);
+            assert_int_equal(mf_store_shard_timeline(mem, 0, k, &y), 0);
+            assert_int_equal(x.subject.n, y.subject.n);
+            assert_memory_equal(x.subject.p, y.subject.p, x.subject.n);
+            assert_int_equal(x.n, y.n);
+            for (size_t e = 0; e < x.n; e++) {
+                assert_int_equal(x.time[e], y.time[e]);
+                assert_int_equal(x.code[e], y.code[e]);
+                assert_true((isnan(x.value[e]) && isnan(y.value[e])) || x.value[e] == y.value[e]);
+                struct mf_str ux = mf_store_unit(disk, x.unit[e]),
+                              uy = mf_store_unit(mem, y.unit[e]);
+                assert_int_equal(ux.n, uy.n);
+                if (ux.n)
+                    assert_memory_equal(ux.p, uy.p, ux.n);
+                struct mf_str tx = mf_timeline_text(&x, e), ty = mf_timeline_text(&y, e);
+                assert_int_equal(tx.n, ty.n);
+                if (tx.n)
+                    assert_memory_equal(tx.p, ty.p, tx.n);
+            }
+        }
+    struct mf_timeline tl;
+    assert_int_equal(mf_store_find(mem, "patient-010", 11, &tl), 0);
+    assert_int_equal(tl.n, 10 % 7 + 2);
+    /* no files behind it: verification refuses it */
+    mf_err_clear(&err);
+    assert_int_not_equal(mf_store_verify(mem, &err), 0);
+    mf_store_close(mem);
+    mf_store_close(disk);
+    /* an empty batch gives an empty store */
+    b = mf_store_batch_new();
+    assert_int_equal(mf_store_from_batch(b, &mem, &err), 0);
+    assert_int_equal(mf_store_n_patients(mem), 0);
+    assert_int_equal(mf_store_n_events(mem), 0);
+    assert_int_equal(mf_store_find(mem, "x", 1, &tl), MF_ENOTFOUND);
+    mf_store_close(mem);
+    mf_store_batch_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +416,7 @@ int main(void)
         cmocka_unit_test(store_rollback_forgets_events),
         cmocka_unit_test(store_replaces_atomically_and_aborts_cleanly),
         cmocka_unit_test(store_detects_damage),
+        cmocka_unit_test(store_in_memory_equals_on_disk),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

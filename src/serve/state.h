@@ -44,6 +44,10 @@ void mf_scopes_format(unsigned scopes, char *out, size_t cap);
 
 struct mf_state;
 
+/* 1 when `where` names a PostgreSQL database (a "postgresql://" or "postgres://" URL), else 0
+ * (a SQLite file). */
+int mf_state_where_is_pg(const char *where);
+
 /* Open (creating the schema when absent) the database at `where`: a file path for SQLite, or a
  * postgresql:// URL.  The secret key for patient pseudonyms is made (32 random bytes) on the
  * first open and kept in the database. */
@@ -95,8 +99,9 @@ struct mf_audit_row {
     char prev_hash[65], hash[65]; /* set on append */
 };
 
-/* Append a row (seq, prev_hash and hash are filled in).  Serialized across threads and, on
- * PostgreSQL, across servers. */
+/* Append a row (seq, prev_hash and hash are filled in; bytes of its text fields that are not
+ * UTF-8 are replaced by '?', as stored).  Serialized across threads and, on PostgreSQL, across
+ * servers. */
 int mf_state_audit_append(struct mf_state *st, struct mf_audit_row *row, struct mf_err *err);
 
 struct mf_audit_check {
@@ -107,7 +112,9 @@ struct mf_audit_check {
  * tampered (err says which row and what is wrong), negative on a database error. */
 int mf_state_audit_verify(struct mf_state *st, struct mf_audit_check *out, struct mf_err *err);
 
-/* Call fn for every row in order (stops early when fn returns non-zero, returning that). */
+/* Call fn for every row in order (stops early when fn returns non-zero, returning that).  The
+ * rows come from one snapshot; fn runs while the state is locked, so it must not call the
+ * state. */
 int mf_state_audit_each(struct mf_state *st, int (*fn)(void *ctx, const struct mf_audit_row *row),
                         void *ctx, struct mf_err *err);
 

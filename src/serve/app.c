@@ -39,17 +39,16 @@ static int read_text(const char *path, char **out, struct mf_err *err)
 static int load_card(struct mf_server *s, struct mf_err *err)
 {
     char tmp[PATH_MAX] = "";
-    const char *dir = s->o.card_dir;
     int rc;
-    if (dir == NULL) {
+    if (s->o.card_dir == NULL) {
         const char *t = getenv("TMPDIR");
         snprintf(tmp, sizeof tmp, "%s/medfm-card-XXXXXX", t && *t ? t : "/tmp");
         if (mkdtemp(tmp) == NULL)
             return mf_err_set(err, MF_EIO, "cannot make a temporary folder for the model card");
         if ((rc = mf_card_write(s->o.model_dir, NULL, 0, tmp, err)) != 0)
             goto out;
-        dir = tmp;
     }
+    const char *dir = s->o.card_dir ? s->o.card_dir : tmp;
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/model_card.json", dir);
     if ((rc = read_text(path, &s->card_json, err)) != 0)
@@ -72,9 +71,9 @@ static int load_tasks(struct mf_server *s, const struct mf_vocab *v, struct mf_e
         rc = mf_err_set(err, MF_ENOTFOUND, "no task definitions in '%s'", dir);
     if (rc == 0 && files.n > 64)
         rc = mf_err_set(err, MF_ETOOBIG, "more than 64 task definitions in '%s'", dir);
-    if (rc == 0 && (s->tasks = calloc(files.n, sizeof *s->tasks)) == NULL)
+    if (rc == 0 && (s->tasks = calloc(files.n + 1, sizeof *s->tasks)) == NULL)
         rc = mf_err_set(err, MF_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == 0 && i < files.n; i++) {
+    for (size_t i = 0; rc == 0 && s->tasks && i < files.n; i++) {
         struct mf_served_task *t = &s->tasks[s->n_tasks];
         if ((rc = mf_task_load(files.items[i], &t->task, err)) != 0 ||
             (rc = mf_infer_task_masks(v, t->task, &t->tok_masks, err)) != 0)

@@ -179,6 +179,7 @@ void mf_cds_service(struct mf_worker *w, struct mf_call *c)
         if (mf_task_horizon(s->tasks[i].task) > 0 && mf_task_has_label(s->tasks[i].task))
             r.tasks[r.n_tasks++] = (int)i;
     struct mf_served_risk rk[64];
+    memset(rk, 0, sizeof rk);
     struct mf_err err = {0};
     int64_t at;
     if (r.pts.n != 1) {

@@ -90,8 +90,8 @@ static int events_patient(const cJSON *p, const char *at, const struct mf_serve_
             return mf_err_set(err, MF_EPARSE, "%s.events[%d]: unit and text_value are strings", at,
                               i);
         struct mf_event ev = mf_event_make(subject, time, code->valuestring, v,
-                                           cJSON_IsString(unit) ? unit->valuestring : NULL,
-                                           cJSON_IsString(text) ? text->valuestring : NULL);
+                                           unit && cJSON_IsString(unit) ? unit->valuestring : NULL,
+                                           text && cJSON_IsString(text) ? text->valuestring : NULL);
         int rc = mf_store_batch_add(b, &ev);
         if (rc == MF_EINVAL)
             return mf_err_set(err, MF_ETOOBIG, "%s.events[%d]: a string over medfm's limits", at,

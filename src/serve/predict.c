@@ -119,7 +119,7 @@ static const char *str_arg(struct mf_call *c, struct mf_served_req *r, const cha
     if (q)
         return q;
     const cJSON *j = r->pts.fhir ? NULL : cJSON_GetObjectItemCaseSensitive(r->root, name);
-    return cJSON_IsString(j) ? j->valuestring : NULL;
+    return j && cJSON_IsString(j) ? j->valuestring : NULL;
 }
 
 int mf_served_req_prepare(struct mf_worker *w, struct mf_call *c, struct mf_served_req *r,
@@ -358,6 +358,7 @@ void mf_route_predict(struct mf_worker *w, struct mf_call *c)
     }
     struct mf_buf b = MF_BUF_INIT;
     struct mf_served_risk rk[64];
+    memset(rk, 0, sizeof rk);
     int first = 1;
     if (c->want_fhir)
         mf_buf_puts(&b, "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[");

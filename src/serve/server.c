@@ -131,10 +131,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     struct mf_call *c = &k->call;
     if (*upload_size) {
         if (!c->body_too_big) {
-            if (c->body.len + *upload_size > s->o.limits.max_body) {
-                c->body_too_big = 1;
-                mf_buf_release(&c->body);
-            } else if (mf_buf_append(&c->body, upload_data, *upload_size) != 0) {
+            /* over the limit (or out of memory): forget the body, answer 413 at the end */
+            if (c->body.len + *upload_size > s->o.limits.max_body ||
+                mf_buf_append(&c->body, upload_data, *upload_size) != 0) {
                 c->body_too_big = 1;
                 mf_buf_release(&c->body);
             }

@@ -78,7 +78,10 @@ health=$(curl -s "http://127.0.0.1:$port/health")
 mkdir -p "$tmp/www" "$tmp/nginx"
 printf '%s' "$health" >"$tmp/www/health"
 nport=$((port + 1))
+user_line=""
+[ "$(id -u)" -ne 0 ] || user_line="user root;" # workers would run as nobody, who cannot read $tmp
 cat >"$tmp/nginx.conf" <<CONF
+$user_line
 worker_processes $threads;
 pid $tmp/nginx/nginx.pid;
 error_log $tmp/nginx/error.log;
@@ -99,7 +102,8 @@ CONF
 /usr/sbin/nginx -c "$tmp/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 sleep 1
-curl -sf "http://127.0.0.1:$nport/health" >/dev/null || { echo "nginx did not start" >&2; exit 1; }
+curl -sf "http://127.0.0.1:$nport/health" >/dev/null ||
+  { echo "nginx did not start:" >&2; cat "$tmp/nginx/error.log" >&2; exit 1; }
 
 wrk_json() { # wrk output -> "rps p50_ms p99_ms non2xx requests"
   /usr/bin/python3 -c '

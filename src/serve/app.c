@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -253,17 +252,7 @@ static void make_request_id(struct mf_call *c, const char *given)
             return;
         }
     }
-    unsigned char r[16] = {0};
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
-        uint64_t t = (uint64_t)mf_now_us() ^ (uint64_t)(uintptr_t)c;
-        memcpy(r, &t, sizeof t);
-    }
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    snprintf(c->request_id, sizeof c->request_id,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1],
-             r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14],
-             r[15]);
+    mf_uuid4(c->request_id);
 }
 
 /* The bearer token or api-key header (NULL when neither). */
@@ -587,11 +576,7 @@ static int check_task_arg(struct mf_call *c)
     while (*p) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
-        int found = 0;
-        for (size_t i = 0; i < c->srv->n_tasks; i++)
-            if (strlen(c->srv->tasks[i].name) == len && memcmp(c->srv->tasks[i].name, p, len) == 0)
-                found = 1;
-        if (!found) {
+        if (mf_served_task_find(c->srv, p, len) < 0) {
             mf_call_error(c, 400, "unknown_task",
                           "unknown task '%.*s' (GET /v1/models lists the tasks)",
                           (int)(len < 64 ? len : 64), p);

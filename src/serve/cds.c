@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <cjson/cJSON.h>
 
@@ -115,20 +114,6 @@ static char *prefetch_bundle(const cJSON *pre, size_t *len)
     return text;
 }
 
-static void uuid4(char out[37])
-{
-    unsigned char r[16] = {0};
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
-        int64_t t = mf_now_us();
-        memcpy(r, &t, sizeof t);
-    }
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
-             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-             r[14], r[15]);
-}
-
 /* "death_1y" -> a readable outcome for the summary */
 static void task_label(const char *name, int64_t horizon, char *out, size_t cap)
 {
@@ -204,7 +189,7 @@ void mf_cds_service(struct mf_worker *w, struct mf_call *c)
         task_label(t->name, rk[k].horizon, label, sizeof label);
         snprintf(summary, sizeof summary, "%.60s: %.0f%% (95%% CI %.0f-%.0f%%)", label, 100 * x->p,
                  100 * x->lo, 100 * x->hi);
-        uuid4(id);
+        mf_uuid4(id);
         const char *ind = x->p >= 0.30 ? "critical" : x->p >= 0.10 ? "warning" : "info";
         mf_buf_printf(&b, "%s{\"uuid\":\"%s\",\"summary\":", first ? "" : ",", id);
         first = 0;

@@ -1,4 +1,7 @@
 /* defaults.c - the server's option defaults and clock (see serve.h, serve_int.h). */
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,4 +55,18 @@ void mf_serve_opts_defaults(struct mf_serve_opts *o)
         l->max_json_depth = 64;
     if (l->rate_per_min <= 0)
         l->rate_per_min = 600;
+}
+
+void mf_uuid4(char out[37])
+{
+    unsigned char r[16] = {0};
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        int64_t t = mf_now_us();
+        memcpy(r, &t, sizeof t);
+    }
+    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
+             r[14], r[15]);
 }

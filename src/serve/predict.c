@@ -14,7 +14,7 @@
 
 #define DEFAULT_HORIZON ((int64_t)365 * 86400 * 1000000)
 
-static int find_task(struct mf_server *s, const char *name, size_t n)
+int mf_served_task_find(const struct mf_server *s, const char *name, size_t n)
 {
     for (size_t i = 0; i < s->n_tasks; i++)
         if (strlen(s->tasks[i].name) == n && memcmp(s->tasks[i].name, name, n) == 0)
@@ -24,7 +24,7 @@ static int find_task(struct mf_server *s, const char *name, size_t n)
 
 static int add_task(struct mf_call *c, struct mf_served_req *r, const char *name, size_t n)
 {
-    int t = find_task(c->srv, name, n);
+    int t = mf_served_task_find(c->srv, name, n);
     if (t < 0) {
         mf_call_error(c, 400, "unknown_task",
                       "unknown task '%.*s' (GET /v1/models lists the tasks)",
@@ -45,7 +45,10 @@ static int add_task(struct mf_call *c, struct mf_served_req *r, const char *name
 static int parse_tasks(struct mf_call *c, struct mf_served_req *r)
 {
     const char *q = mf_call_arg(c, "tasks");
-    if (q) {
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(r->root, "tasks");
+    if (q == NULL && !r->pts.fhir && t && cJSON_IsString(t))
+        q = t->valuestring;
+    if (q) { /* a comma-separated list */
         const char *p = q;
         while (*p) {
             const char *e = strchr(p, ',');
@@ -56,20 +59,8 @@ static int parse_tasks(struct mf_call *c, struct mf_served_req *r)
         }
         return 0;
     }
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(r->root, "tasks");
     if (t == NULL || r->pts.fhir)
         return 0;
-    if (cJSON_IsString(t)) {
-        const char *p = t->valuestring;
-        while (*p) {
-            const char *e = strchr(p, ',');
-            size_t n = e ? (size_t)(e - p) : strlen(p);
-            if (n && add_task(c, r, p, n) != 0)
-                return -1;
-            p = e ? e + 1 : p + n;
-        }
-        return 0;
-    }
     if (!cJSON_IsArray(t)) {
         mf_call_error(c, 400, "bad_request", "tasks: a list of task names");
         return -1;

@@ -155,6 +155,10 @@ struct mf_server {
 };
 
 int64_t mf_now_us(void);
+/* A random (version 4) UUID, 36 characters and a NUL. */
+void mf_uuid4(char out[37]);
+/* The index of the served task named name[0..n), or -1. */
+int mf_served_task_find(const struct mf_server *s, const char *name, size_t n);
 
 /* app.c */
 int mf_server_init(struct mf_server *s, const struct mf_serve_opts *o, struct mf_err *err);

@@ -307,6 +307,9 @@ int mf_serve_run(const struct mf_serve_opts *o, struct mf_err *err)
     }
     fprintf(stderr, "medfm serve: listening on %s (%zu tasks, %d I/O threads, queue %d)\n",
             s->base_url, s->n_tasks, oo.io_threads, oo.queue);
+    if (s->cds_auth_jwt && oo.jwt_config == NULL)
+        fprintf(stderr, "medfm serve: warning: no --jwt-config: every CDS Hooks call will be "
+                        "refused (401) until trusted clients are configured\n");
     int sig = 0;
     while (sigwait(&set, &sig) != 0)
         ;

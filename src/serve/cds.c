@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/hash.h"
 #include "serve/serve_int.h"
 #include "tasks/task.h"
 
@@ -141,6 +142,7 @@ static void task_label(const char *name, int64_t horizon, char *out, size_t cap)
 void mf_cds_service(struct mf_worker *w, struct mf_call *c)
 {
     struct mf_server *s = w->srv;
+    mf_sha256_hex(c->body.data, c->body.len, c->input_sha256); /* the request as received */
     cJSON *root = cJSON_ParseWithLength(c->body.data, c->body.len);
     size_t blen = 0;
     char *bundle =

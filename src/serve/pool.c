@@ -72,7 +72,6 @@ int mf_pool_start(struct mf_server *s, struct mf_err *err)
     for (int i = 0; i < s->o.workers; i++) {
         struct mf_worker *w = &s->workers[i];
         w->srv = s;
-        w->index = i;
         int rc = mf_infer_open(s->o.model_dir, s->o.limits.max_samples, &w->in, err);
         if (rc)
             return rc;

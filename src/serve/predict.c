@@ -119,7 +119,8 @@ int mf_served_req_prepare(struct mf_worker *w, struct mf_call *c, struct mf_serv
     struct mf_server *s = w->srv;
     memset(r, 0, sizeof *r);
     r->at = INT64_MAX;
-    mf_sha256_hex(c->body.data ? c->body.data : "", c->body.len, c->input_sha256);
+    if (c->input_sha256[0] == '\0') /* CDS Hooks set it from the request before rewriting it */
+        mf_sha256_hex(c->body.data ? c->body.data : "", c->body.len, c->input_sha256);
     if (c->body.len == 0) {
         mf_call_error(c, 400, "bad_request", "the body is empty");
         return -1;

@@ -87,10 +87,9 @@ struct mf_call {
     char patient[65];
     char input_sha256[65];
     char outcome[32];
-    /* asynchronous completion (set by server.c) */
+    /* asynchronous completion (set by server.c; the call is the first member of its
+     * connection's state) */
     void (*done)(struct mf_call *c);
-    void *io; /* the connection */
-    atomic_int finished;
     struct mf_call *next; /* queue link */
 };
 
@@ -99,7 +98,6 @@ struct mf_worker {
     struct mf_server *srv;
     struct mf_infer *in;
     pthread_t thread;
-    int index;
 };
 
 struct mf_served_task {

@@ -107,7 +107,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
         c->body = (struct mf_buf)MF_BUF_INIT;
         c->resp = (struct mf_buf)MF_BUF_INIT;
         c->done = call_done;
-        c->io = k;
         atomic_fetch_add(&s->m.in_flight, 1);
         snprintf(c->method, sizeof c->method, "%s", method);
         if (strlen(url) >= sizeof c->path)

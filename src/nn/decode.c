@@ -150,7 +150,7 @@ int mf_kv_shared_len(const struct mf_kv *kv)
  * positions [L0, pos+t] are matrix-vector products over its keys and values (OpenBLAS,
  * single-threaded inside the parallel region). */
 static void attend_cached(float *out, const float *q, const struct mf_kv *kv, int l,
-                          const int *rows, int g, int T, int pos, int C, int NH)
+                          const int *rows, int g, int T, int pos, const int *row_pos, int C, int NH)
 {
     const int hd = C / NH, NQ = g * T, L0 = kv->shared_len, ctx = kv->ctx;
     const float scale = 1.0f / sqrtf((float)hd);
@@ -174,7 +174,7 @@ static void attend_cached(float *out, const float *q, const struct mf_kv *kv, in
         float *s = kv->scores + ((size_t)h * NQ + i) * ctx;
         const float *qi = q + (size_t)i * C + (size_t)h * hd;
         float *o = out + (size_t)i * C + (size_t)h * hd;
-        int nk = pos + t + 1, own = nk - L0;
+        int nk = (row_pos ? row_pos[b] : pos) + t + 1, own = nk - L0;
         cblas_sgemv(CblasRowMajor, CblasNoTrans, own, hd, scale, Kr + (size_t)L0 * C, C, qi, 1,
                     0.0f, s + L0, 1);
         float mx = s[0];
@@ -199,14 +199,15 @@ static void attend_cached(float *out, const float *q, const struct mf_kv *kv, in
                         out + (size_t)h * hd, C);
 }
 
-/* Store the new keys and values of layer l: k, v [g*T][C] into positions pos.. of each row. */
+/* Store the new keys and values of layer l: k, v [g*T][C] into positions pos.. of each row
+ * (row_pos[b].. when row_pos is not NULL). */
 static void store_kv(struct mf_kv *kv, int l, const float *k, const float *v, const int *rows,
-                     int g, int T, int pos, int C)
+                     int g, int T, int pos, const int *row_pos, int C)
 {
     size_t n = (size_t)T * (size_t)C * sizeof(float);
     for (int b = 0; b < g; b++) {
         size_t off = (size_t)l * kv->layer_stride + (size_t)rows[b] * kv->row_stride +
-                     (size_t)pos * (size_t)C;
+                     (size_t)(row_pos ? row_pos[b] : pos) * (size_t)C;
         memcpy(kv->k + off, k + (size_t)b * T * C, n);
         memcpy(kv->v + off, v + (size_t)b * T * C, n);
     }
@@ -224,7 +225,8 @@ static void split_cols(float *dst, const float *src, int N, int ld, int c0, int 
  * consecutive in the parameter block ([3 dim][dim]), and so are the gate and up weights
  * ([2 hidden][dim]): each pair or triple is one matrix product. */
 static void decode_group(struct mf_model *m, struct mf_kv *kv, const int *rows, int g,
-                         const uint32_t *tokens, int T, int pos, float *logits, float *hidden)
+                         const uint32_t *tokens, int T, int pos, const int *row_pos, float *logits,
+                         float *hidden)
 {
     const struct mf_model_config *c = &m->c;
     const int C = c->dim, H = c->hidden, V = c->vocab, NH = c->heads;
@@ -244,13 +246,20 @@ static void decode_group(struct mf_model *m, struct mf_kv *kv, const int *rows, 
         split_cols(q, f, N, 3 * C, 0, C);
         split_cols(k, f, N, 3 * C, C, C);
         split_cols(v, f, N, 3 * C, 2 * C, C);
-        mf_nn_rope_at(q, m->rope, c->context, N, T, pos, C, NH);
-        mf_nn_rope_at(k, m->rope, c->context, N, T, pos, C, NH);
-        store_kv(kv, l, k, v, rows, g, T, pos, C);
-        if (pos == 0)
+        if (row_pos) { /* T == 1: each row at its own position */
+            for (int b = 0; b < g; b++) {
+                mf_nn_rope_at(q + (size_t)b * C, m->rope, c->context, 1, 1, row_pos[b], C, NH);
+                mf_nn_rope_at(k + (size_t)b * C, m->rope, c->context, 1, 1, row_pos[b], C, NH);
+            }
+        } else {
+            mf_nn_rope_at(q, m->rope, c->context, N, T, pos, C, NH);
+            mf_nn_rope_at(k, m->rope, c->context, N, T, pos, C, NH);
+        }
+        store_kv(kv, l, k, v, rows, g, T, pos, row_pos, C);
+        if (pos == 0 && !row_pos)
             mf_nn_attention_forward(att, m->lse, q, k, v, g, T, C, NH, MF_NN_ATTN_BLOCK);
         else
-            attend_cached(att, q, kv, l, rows, g, T, pos, C, NH);
+            attend_cached(att, q, kv, l, rows, g, T, pos, row_pos, C, NH);
         mf_nn_matmul_skinny(h, att, P + Lw->wo, N, C, C);
 #pragma omp parallel for schedule(static) if (MF_NN_PAR((size_t)N * C))
         for (size_t i = 0; i < (size_t)N * C; i++)
@@ -279,13 +288,14 @@ static void decode_group(struct mf_model *m, struct mf_kv *kv, const int *rows, 
         mf_nn_matmul_skinny(logits, m->nf, P + m->outw, g, C, V);
 }
 
-int mf_model_decode(struct mf_model *m, struct mf_kv *kv, const int *rows, int n,
-                    const uint32_t *tokens, int T, int pos, float *logits, float *hidden)
+/* Checks and buffers shared by mf_model_decode and mf_model_decode_rows: 0, or MF_EINVAL /
+ * MF_ENOMEM; *per: rows per group. */
+static int decode_prepare(struct mf_model *m, struct mf_kv *kv, const int *rows, int n,
+                          const uint32_t *tokens, int T, int *per)
 {
     const struct mf_model_config *c = &m->c;
-    if (kv == NULL || rows == NULL || tokens == NULL || n <= 0 || T <= 0 || pos < 0 ||
-        pos > c->context - T || kv->ctx != c->context || kv->dim != c->dim ||
-        kv->layers != c->layers || (size_t)T > m->nmax)
+    if (kv == NULL || rows == NULL || tokens == NULL || n <= 0 || T <= 0 || kv->ctx != c->context ||
+        kv->dim != c->dim || kv->layers != c->layers || (size_t)T > m->nmax)
         return MF_EINVAL;
     for (int b = 0; b < n; b++) {
         if (rows[b] < 0 || rows[b] >= kv->rows)
@@ -302,21 +312,55 @@ int mf_model_decode(struct mf_model *m, struct mf_kv *kv, const int *rows, int n
         if (m->lay[l].wk != m->lay[l].wq + CC || m->lay[l].wv != m->lay[l].wk + CC ||
             m->lay[l].w3 != m->lay[l].w1 + HC)
             return MF_EINVAL;
-    int per = (int)(m->nmax / (size_t)T);
-    size_t rows_max = (size_t)(per < n ? per : n) * (size_t)T;
+    *per = (int)(m->nmax / (size_t)T);
+    size_t rows_max = (size_t)(*per < n ? *per : n) * (size_t)T;
     size_t wide = (size_t)(3 * c->dim > 2 * c->hidden ? 3 * c->dim : 2 * c->hidden);
     if (grow(&kv->fused, &kv->fused_cap, rows_max * wide) ||
         grow(&kv->scores, &kv->scores_cap, rows_max * c->heads * kv->ctx))
         return MF_ENOMEM;
-    if (pos == 0)
-        kv->shared_len = 0; /* every row starts anew */
-    else if (pos < kv->shared_len)
-        return MF_EINVAL;
     m->have_fwd = 0;
     m->have_targets = 0;
+    return 0;
+}
+
+int mf_model_decode(struct mf_model *m, struct mf_kv *kv, const int *rows, int n,
+                    const uint32_t *tokens, int T, int pos, float *logits, float *hidden)
+{
+    const struct mf_model_config *c = &m->c;
+    int per = 0;
+    if (kv == NULL || pos < 0 || T <= 0 || pos > c->context - T ||
+        (pos > 0 && pos < kv->shared_len))
+        return MF_EINVAL;
+    int rc = decode_prepare(m, kv, rows, n, tokens, T, &per);
+    if (rc)
+        return rc;
+    if (pos == 0)
+        kv->shared_len = 0; /* every row starts anew */
     for (int b0 = 0; b0 < n; b0 += per) {
         int g = n - b0 < per ? n - b0 : per;
-        decode_group(m, kv, rows + b0, g, tokens + (size_t)b0 * T, T, pos,
+        decode_group(m, kv, rows + b0, g, tokens + (size_t)b0 * T, T, pos, NULL,
+                     logits ? logits + (size_t)b0 * c->vocab : NULL,
+                     hidden ? hidden + (size_t)b0 * c->dim : NULL);
+    }
+    return 0;
+}
+
+int mf_model_decode_rows(struct mf_model *m, struct mf_kv *kv, const int *rows, int n,
+                         const uint32_t *tokens, const int *pos, float *logits, float *hidden)
+{
+    const struct mf_model_config *c = &m->c;
+    int per = 0;
+    if (pos == NULL || kv == NULL || kv->shared_len != 0)
+        return MF_EINVAL;
+    for (int b = 0; b < n; b++)
+        if (pos[b] < 1 || pos[b] >= c->context)
+            return MF_EINVAL;
+    int rc = decode_prepare(m, kv, rows, n, tokens, 1, &per);
+    if (rc)
+        return rc;
+    for (int b0 = 0; b0 < n; b0 += per) {
+        int g = n - b0 < per ? n - b0 : per;
+        decode_group(m, kv, rows + b0, g, tokens + b0, 1, 0, pos + b0,
                      logits ? logits + (size_t)b0 * c->vocab : NULL,
                      hidden ? hidden + (size_t)b0 * c->dim : NULL);
     }

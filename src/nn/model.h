@@ -153,5 +153,13 @@ int mf_kv_shared_len(const struct mf_kv *kv);
  * length). */
 int mf_model_decode(struct mf_model *m, struct mf_kv *kv, const int *rows, int n,
                     const uint32_t *tokens, int T, int pos, float *logits, float *hidden);
+/* One new token per row, each row at its own position: rows[b] holds pos[b] positions already
+ * (1 <= pos[b] < context) and gets tokens[b] at position pos[b].  For futures of different
+ * prompts decoded in one batch (their matrix products are shared, their attention is each
+ * row's own): no positions may be shared (mf_kv_share with len 0, or a decode at position 0,
+ * first).  Logits and hidden states as mf_model_decode.  MF_EINVAL for a bad row, token or
+ * position, or while positions are shared. */
+int mf_model_decode_rows(struct mf_model *m, struct mf_kv *kv, const int *rows, int n,
+                         const uint32_t *tokens, const int *pos, float *logits, float *hidden);
 
 #endif

@@ -203,6 +203,65 @@ static void kv_matches_full_untied(void **state)
 
 /* The few-row product equals OpenBLAS's for every tile shape (full 4 x 3 tiles, edges, a
  * depth that is not a multiple of the vector width). */
+/* Rows of different prompts decoded in one batch, each at its own position, give the full
+ * forward pass's logits at every position. */
+static void rows_at_own_positions(void **state)
+{
+    (void)state;
+    struct mf_model_config c = small_config(1);
+    const int V = c.vocab, T = c.context;
+    struct mf_model *ref = new_model(&c, 1, 9);
+    struct mf_model *dec = new_model(&c, 1, 9);
+    struct mf_kv *kv = NULL;
+    assert_int_equal(mf_kv_new(&c, 3, &kv, NULL), 0);
+    uint32_t seq[3][64];
+    struct mf_rng rng;
+    mf_rng_seed(&rng, 12, 0);
+    for (int r = 0; r < 3; r++)
+        for (int t = 0; t < T; t++)
+            seq[r][t] = (uint32_t)mf_rng_below(&rng, (uint64_t)V);
+    float *full[3];
+    for (int r = 0; r < 3; r++)
+        full[r] = full_logits(ref, seq[r], T);
+    const int plen[3] = {7, 20, 12};
+    float logits[3 * 37];
+    for (int r = 0; r < 3; r++) {
+        assert_int_equal(mf_model_decode(dec, kv, &r, 1, seq[r], plen[r], 0, logits, NULL), 0);
+        assert_true(max_diff(logits, full[r] + (size_t)(plen[r] - 1) * V, V) < 1e-5);
+    }
+    /* rows in another order than their numbers, each at its own position */
+    int rows[3] = {2, 0, 1}, pos[3];
+    uint32_t tok[3];
+    for (int step = 0; step < 40; step++) {
+        for (int b = 0; b < 3; b++) {
+            pos[b] = plen[rows[b]] + step;
+            tok[b] = seq[rows[b]][pos[b]];
+        }
+        assert_int_equal(mf_model_decode_rows(dec, kv, rows, 3, tok, pos, logits, NULL), 0);
+        for (int b = 0; b < 3; b++) {
+            double d = max_diff(logits + (size_t)b * V, full[rows[b]] + (size_t)pos[b] * V, V);
+            if (d >= 1e-5)
+                fail_msg("step %d, row %d at %d: logits differ by %g", step, rows[b], pos[b], d);
+        }
+    }
+    /* bad calls */
+    pos[0] = 0;
+    assert_int_equal(mf_model_decode_rows(dec, kv, rows, 1, tok, pos, logits, NULL), MF_EINVAL);
+    pos[0] = T;
+    assert_int_equal(mf_model_decode_rows(dec, kv, rows, 1, tok, pos, logits, NULL), MF_EINVAL);
+    pos[0] = 5;
+    tok[0] = (uint32_t)V;
+    assert_int_equal(mf_model_decode_rows(dec, kv, rows, 1, tok, pos, logits, NULL), MF_EINVAL);
+    tok[0] = 1;
+    mf_kv_share(kv, 0, 4); /* shared positions belong to one prompt: refused */
+    assert_int_equal(mf_model_decode_rows(dec, kv, rows, 1, tok, pos, logits, NULL), MF_EINVAL);
+    for (int r = 0; r < 3; r++)
+        free(full[r]);
+    mf_kv_free(kv);
+    mf_model_free(dec);
+    mf_model_free(ref);
+}
+
 static void skinny_matches_blas(void **state)
 {
     (void)state;
@@ -698,6 +757,7 @@ int main(void)
         cmocka_unit_test(kv_matches_full_tied),
         cmocka_unit_test(kv_matches_full_untied),
         cmocka_unit_test(hidden_gives_logits),
+        cmocka_unit_test(rows_at_own_positions),
         cmocka_unit_test(skinny_matches_blas),
         cmocka_unit_test(sampling_matches_softmax),
         cmocka_unit_test(chi_square_detects_a_wrong_sampler),

@@ -318,43 +318,60 @@ static int decode_err(struct mf_err *err)
 int mf_infer_simulate(struct mf_infer *in, const struct mf_prompt *p, const struct mf_sim_opts *o,
                       struct mf_futures *out, struct mf_err *err)
 {
+    return mf_infer_simulate_batch(in, &p, o, 1, out, err);
+}
+
+/* Per-row state of a batch: the prompt a row continues, its length, its time, whether it
+ * stopped; scratch for reordering. */
+struct sim_rows {
+    int *pj, *len, *stopped, *base, *order, *pos, *rows2;
+    int64_t *elapsed;
+    uint32_t *tok, *tok2;
+};
+
+static void sim_rows_free(struct sim_rows *w)
+{
+    free(w->pj);
+    free(w->len);
+    free(w->stopped);
+    free(w->base);
+    free(w->order);
+    free(w->pos);
+    free(w->elapsed);
+    free(w->tok);
+    free(w->rows2);
+    free(w->tok2);
+}
+
+static int sim_rows_alloc(struct sim_rows *w, int R, int k)
+{
+    memset(w, 0, sizeof *w);
+    w->pj = calloc((size_t)R, sizeof *w->pj);
+    w->len = calloc((size_t)R, sizeof *w->len);
+    w->stopped = calloc((size_t)R, sizeof *w->stopped);
+    w->base = calloc((size_t)k + 1, sizeof *w->base);
+    w->order = calloc((size_t)R, sizeof *w->order);
+    w->pos = calloc((size_t)R, sizeof *w->pos);
+    w->elapsed = calloc((size_t)R, sizeof *w->elapsed);
+    w->tok = calloc((size_t)R, sizeof *w->tok);
+    w->rows2 = calloc((size_t)R, sizeof *w->rows2);
+    w->tok2 = calloc((size_t)R, sizeof *w->tok2);
+    return w->pj && w->len && w->stopped && w->base && w->order && w->pos && w->elapsed && w->tok &&
+                   w->rows2 && w->tok2
+               ? 0
+               : MF_ENOMEM;
+}
+
+/* Run the prompt of o's batch j into its first row and give every other row of j a copy (the
+ * shared area when j is the only prompt); its logits go to every row of j. */
+static int sim_prefill(struct mf_infer *in, const struct mf_prompt *p, int k, int base, int S,
+                       struct sim_rows *w, struct mf_futures *out)
+{
     const int ctx = in->cfg.context, V = in->cfg.vocab;
-    const int S = o->samples;
-    if (S <= 0 || S > in->max_rows)
-        return mf_err_set(err, MF_EINVAL, "samples must be in 1..%d (is %d)", in->max_rows, S);
-    if (p->n == 0 || p->n_prefix >= p->n || (int)p->n_prefix + 2 > ctx)
-        return mf_err_set(err, MF_EINVAL, "empty prompt");
-    for (size_t i = 0; i < p->n; i++)
-        if (p->tok[i] >= (uint32_t)V)
-            return mf_err_set(err, MF_EINVAL, "prompt token %zu out of the vocabulary", i);
-    const int max_new = o->max_new > 0 ? o->max_new : 512;
-    const float temp = o->temperature > 0 ? o->temperature : 1.0f;
-    const float top_p = o->top_p > 0 ? o->top_p : 1.0f;
     const int P = (int)p->n_prefix, keep = (ctx - P) / 2;
-    double t0 = mf_now();
-
-    if (out->cap < (size_t)S) {
-        struct mf_future *f = realloc(out->f, (size_t)S * sizeof *f);
-        if (f == NULL)
-            return mf_err_set(err, MF_ENOMEM, "out of memory");
-        memset(f + out->cap, 0, ((size_t)S - out->cap) * sizeof *f);
-        out->f = f;
-        out->cap = (size_t)S;
-    }
-    out->n = (size_t)S;
-    out->tokens_prefill = 0;
-    out->tokens_generated = 0;
-    out->steps = 0;
-    out->cuts = 0;
-    for (int r = 0; r < S; r++) {
-        out->f[r].n = 0;
-        out->f[r].stop = MF_STOP_LENGTH;
-        mf_rng_seed(&in->rng[r], o->seed, (uint64_t)r);
-    }
-
     /* the prompt: the latest tokens when it does not fit (what-if codes can make it longer) */
     int len = (int)p->n;
-    uint32_t *s0 = in->seq;
+    uint32_t *s0 = in->seq + (size_t)base * ctx;
     if (len > ctx - 1) {
         memcpy(s0, p->tok, (size_t)P * sizeof *s0);
         memcpy(s0 + P, p->tok + p->n - (size_t)keep, (size_t)keep * sizeof *s0);
@@ -362,27 +379,155 @@ int mf_infer_simulate(struct mf_infer *in, const struct mf_prompt *p, const stru
     } else {
         memcpy(s0, p->tok, (size_t)len * sizeof *s0);
     }
-    int row0 = 0;
-    if (mf_model_decode(in->model, in->kv, &row0, 1, s0, len, 0, in->logits, NULL))
-        return decode_err(err);
+    float *lg = in->logits + (size_t)base * V;
+    if (mf_model_decode(in->model, in->kv, &base, 1, s0, len, 0, lg, NULL))
+        return MF_EINVAL;
     out->tokens_prefill += (uint64_t)len;
-    int nact = S;
-    mf_kv_share(in->kv, 0, len); /* every future reads the prompt's keys and values from one copy */
-    for (int r = 0; r < S; r++) {
-        in->rows[r] = r;
-        if (r > 0) {
-            memcpy(in->seq + (size_t)r * ctx, s0, (size_t)len * sizeof *s0);
-            memcpy(in->logits + (size_t)r * V, in->logits, (size_t)V * sizeof *in->logits);
+    if (k == 1) /* every future reads the prompt's keys and values from one copy */
+        mf_kv_share(in->kv, base, len);
+    for (int r = base; r < base + S; r++) {
+        w->len[r] = len;
+        if (r == base)
+            continue;
+        memcpy(in->seq + (size_t)r * ctx, s0, (size_t)len * sizeof *s0);
+        memcpy(in->logits + (size_t)r * V, lg, (size_t)V * sizeof *lg);
+        if (k > 1)
+            mf_kv_copy_row(in->kv, base, r, len);
+    }
+    return 0;
+}
+
+/* One decoding step for the active rows (in->rows[0..nact), their new tokens w->tok[0..nact)):
+ * rows with room append their token (in one batch, each at its own position); rows whose
+ * context is full are cut to their prefix and latest body tokens and run again, grouped by
+ * length.  in->rows is reordered to the order the logits come in. */
+static int sim_step(struct mf_infer *in, const struct mf_prompt *const *ps, int nact,
+                    struct sim_rows *w, struct mf_futures *outs)
+{
+    const int ctx = in->cfg.context, V = in->cfg.vocab;
+    int m0 = 0, nb = 0;
+    /* rows with room first (their order kept), then the full ones */
+    for (int i = 0; i < nact; i++)
+        if (w->len[in->rows[i]] < ctx)
+            w->order[m0++] = i;
+    for (int i = 0; i < nact; i++)
+        if (w->len[in->rows[i]] >= ctx)
+            w->order[m0 + nb++] = i;
+    for (int i = 0; i < nact; i++) {
+        w->rows2[i] = in->rows[w->order[i]];
+        w->tok2[i] = w->tok[w->order[i]];
+    }
+    memcpy(in->rows, w->rows2, (size_t)nact * sizeof *w->rows2);
+    memcpy(w->tok, w->tok2, (size_t)nact * sizeof *w->tok2);
+    if (m0 > 0) {
+        int uniform = 1;
+        for (int i = 0; i < m0; i++) {
+            int r = in->rows[i];
+            in->seq[(size_t)r * ctx + w->len[r]] = w->tok[i];
+            w->pos[i] = w->len[r];
+            uniform &= w->len[r] == w->len[in->rows[0]];
+        }
+        int rc = uniform ? mf_model_decode(in->model, in->kv, in->rows, m0, w->tok, 1, w->pos[0],
+                                           in->logits, NULL)
+                         : mf_model_decode_rows(in->model, in->kv, in->rows, m0, w->tok, w->pos,
+                                                in->logits, NULL);
+        if (rc)
+            return rc;
+        for (int i = 0; i < m0; i++) {
+            int r = in->rows[i];
+            w->len[r]++;
+            outs[w->pj[r]].tokens_prefill++;
         }
     }
-    int64_t *elapsed = calloc((size_t)S, sizeof *elapsed);
-    int *stopped = calloc((size_t)S, sizeof *stopped);
-    if (elapsed == NULL || stopped == NULL) {
-        free(elapsed);
-        free(stopped);
+    /* full rows: keep the prefix and the latest (ctx - P) / 2 body tokens with the new one */
+    for (int i = m0; i < nact;) {
+        int r = in->rows[i], j = w->pj[r];
+        const int P = (int)ps[j]->n_prefix, keep = (ctx - P) / 2, nl = P + keep;
+        int g = 0;
+        while (i + g < nact && (int)ps[w->pj[in->rows[i + g]]]->n_prefix == P)
+            g++;
+        uint32_t *batch = in->next;
+        for (int b = 0; b < g; b++) {
+            uint32_t *sr = in->seq + (size_t)in->rows[i + b] * ctx;
+            memmove(sr + P, sr + (ctx - keep + 1), (size_t)(keep - 1) * sizeof *sr);
+            sr[nl - 1] = w->tok[i + b];
+            memcpy(batch + (size_t)b * nl, sr, (size_t)nl * sizeof *batch);
+        }
+        if (mf_model_decode(in->model, in->kv, in->rows + i, g, batch, nl, 0,
+                            in->logits + (size_t)i * V, NULL))
+            return MF_EINVAL;
+        for (int b = 0; b < g; b++) {
+            int rb = in->rows[i + b];
+            w->len[rb] = nl;
+            outs[w->pj[rb]].tokens_prefill += (uint64_t)nl;
+            if (b == 0 || w->pj[in->rows[i + b - 1]] != w->pj[rb])
+                outs[w->pj[rb]].cuts++;
+        }
+        i += g;
+    }
+    return 0;
+}
+
+int mf_infer_simulate_batch(struct mf_infer *in, const struct mf_prompt *const *ps,
+                            const struct mf_sim_opts *os, int k, struct mf_futures *outs,
+                            struct mf_err *err)
+{
+    const int ctx = in->cfg.context, V = in->cfg.vocab;
+    int R = 0;
+    if (k <= 0)
+        return mf_err_set(err, MF_EINVAL, "no prompt to simulate");
+    for (int j = 0; j < k; j++) {
+        const struct mf_prompt *p = ps[j];
+        if (os[j].samples <= 0 || os[j].samples > in->max_rows - R)
+            return mf_err_set(err, MF_EINVAL, "samples must be in 1..%d in all (is %d more)",
+                              in->max_rows, os[j].samples);
+        R += os[j].samples;
+        if (p->n == 0 || p->n_prefix >= p->n || (int)p->n_prefix + 2 > ctx)
+            return mf_err_set(err, MF_EINVAL, "empty prompt");
+        for (size_t i = 0; i < p->n; i++)
+            if (p->tok[i] >= (uint32_t)V)
+                return mf_err_set(err, MF_EINVAL, "prompt token %zu out of the vocabulary", i);
+    }
+    double t0 = mf_now();
+    struct sim_rows w;
+    if (sim_rows_alloc(&w, R, k) != 0) {
+        sim_rows_free(&w);
         return mf_err_set(err, MF_ENOMEM, "out of memory");
     }
     int rc = 0;
+    for (int j = 0; j < k; j++) {
+        const int S = os[j].samples;
+        struct mf_futures *out = &outs[j];
+        w.base[j + 1] = w.base[j] + S;
+        if (out->cap < (size_t)S) {
+            struct mf_future *f = realloc(out->f, (size_t)S * sizeof *f);
+            if (f == NULL) {
+                rc = mf_err_set(err, MF_ENOMEM, "out of memory");
+                goto out;
+            }
+            memset(f + out->cap, 0, ((size_t)S - out->cap) * sizeof *f);
+            out->f = f;
+            out->cap = (size_t)S;
+        }
+        out->n = (size_t)S;
+        out->tokens_prefill = out->tokens_generated = 0;
+        out->steps = out->cuts = 0;
+        for (int s = 0; s < S; s++) {
+            int r = w.base[j] + s;
+            w.pj[r] = j;
+            out->f[s].n = 0;
+            out->f[s].stop = MF_STOP_LENGTH;
+            mf_rng_seed(&in->rng[r], os[j].seed, (uint64_t)s);
+        }
+    }
+    for (int j = 0; j < k; j++)
+        if (sim_prefill(in, ps[j], k, w.base[j], os[j].samples, &w, &outs[j]) != 0) {
+            rc = decode_err(err);
+            goto out;
+        }
+    int nact = R;
+    for (int r = 0; r < R; r++)
+        in->rows[r] = r;
     while (nact > 0) {
         /* sample one token for every active row (row i's logits are at index i) */
         int oom = 0;
@@ -390,93 +535,65 @@ int mf_infer_simulate(struct mf_infer *in, const struct mf_prompt *p, const stru
     reduction(|                                                                                    \
               : oom) if (nact > 1 && (size_t)nact * V >= (1u << 15))
         for (int i = 0; i < nact; i++) {
-            int r = in->rows[i];
-            uint32_t tok = mf_sample_token(in->logits + (size_t)i * V, (uint32_t)V, temp, top_p,
-                                           &in->rng[r], in->scratch + (size_t)r * 2 * V);
-            struct mf_future *f = &out->f[r];
-            elapsed[r] += in->dur[tok];
-            oom |= future_push(f, tok, elapsed[r]) != 0;
-            in->next[i] = tok;
+            int r = in->rows[i], j = w.pj[r];
+            const struct mf_sim_opts *o = &os[j];
+            const int max_new = o->max_new > 0 ? o->max_new : 512;
+            uint32_t tok = mf_sample_token(
+                in->logits + (size_t)i * V, (uint32_t)V, o->temperature > 0 ? o->temperature : 1.0f,
+                o->top_p > 0 ? o->top_p : 1.0f, &in->rng[r], in->scratch + (size_t)r * 2 * V);
+            struct mf_future *f = &outs[j].f[r - w.base[j]];
+            w.elapsed[r] += in->dur[tok];
+            oom |= future_push(f, tok, w.elapsed[r]) != 0;
+            w.tok[i] = tok;
             if (o->no_stop) {
                 if ((int)f->n >= max_new) {
                     f->stop = MF_STOP_LENGTH;
-                    stopped[r] = 1;
+                    w.stopped[r] = 1;
                 }
             } else if (tok == in->death_tok) {
                 f->stop = MF_STOP_DEATH;
-                stopped[r] = 1;
+                w.stopped[r] = 1;
             } else if (tok == MF_TOK_TIMELINE_END) {
                 f->stop = MF_STOP_END;
-                stopped[r] = 1;
-            } else if (o->horizon > 0 && in->dur[tok] > 0 && elapsed[r] > o->horizon) {
+                w.stopped[r] = 1;
+            } else if (o->horizon > 0 && in->dur[tok] > 0 && w.elapsed[r] > o->horizon) {
                 f->stop = MF_STOP_HORIZON;
-                stopped[r] = 1;
+                w.stopped[r] = 1;
             } else if ((int)f->n >= max_new) {
                 f->stop = MF_STOP_LENGTH;
-                stopped[r] = 1;
+                w.stopped[r] = 1;
             }
         }
         if (oom) {
             rc = mf_err_set(err, MF_ENOMEM, "out of memory");
             break;
         }
-        out->tokens_generated += (uint64_t)nact;
-        out->steps++;
-        /* keep the rows that go on, in order, with their new tokens */
+        /* counters, and the rows that go on, in order, with their new tokens */
         int m = 0;
         for (int i = 0; i < nact; i++) {
             int r = in->rows[i];
-            if (stopped[r])
+            struct mf_futures *o = &outs[w.pj[r]];
+            o->tokens_generated++;
+            if (i == 0 || w.pj[in->rows[i - 1]] != w.pj[r])
+                o->steps++;
+            if (w.stopped[r])
                 continue;
             in->rows[m] = r;
-            in->next[m] = in->next[i];
+            w.tok[m] = w.tok[i];
             m++;
         }
         nact = m;
         if (nact == 0)
             break;
-        if (len < ctx) {
-            for (int i = 0; i < nact; i++)
-                in->seq[(size_t)in->rows[i] * ctx + len] = in->next[i];
-            if (mf_model_decode(in->model, in->kv, in->rows, nact, in->next, 1, len, in->logits,
-                                NULL)) {
-                rc = decode_err(err);
-                break;
-            }
-            len++;
-            out->tokens_prefill += (uint64_t)nact;
-            continue;
-        }
-        /* the context is full: cut every row to its prefix and the latest body tokens */
-        int nl = P + keep;
-        uint32_t *newtok = malloc((size_t)nact * sizeof *newtok);
-        if (newtok == NULL) {
-            rc = mf_err_set(err, MF_ENOMEM, "out of memory");
-            break;
-        }
-        memcpy(newtok, in->next, (size_t)nact * sizeof *newtok);
-        for (int i = 0; i < nact; i++) {
-            uint32_t *sr = in->seq + (size_t)in->rows[i] * ctx;
-            /* sr[P..ctx) + the new token: keep its last `keep` tokens after the prefix */
-            memmove(sr + P, sr + (ctx - keep + 1), (size_t)(keep - 1) * sizeof *sr);
-            sr[nl - 1] = newtok[i];
-        }
-        free(newtok);
-        uint32_t *batch = in->next;
-        for (int i = 0; i < nact; i++)
-            memcpy(batch + (size_t)i * nl, in->seq + (size_t)in->rows[i] * ctx,
-                   (size_t)nl * sizeof *batch);
-        if (mf_model_decode(in->model, in->kv, in->rows, nact, batch, nl, 0, in->logits, NULL)) {
+        if (sim_step(in, ps, nact, &w, outs) != 0) {
             rc = decode_err(err);
             break;
         }
-        len = nl;
-        out->tokens_prefill += (uint64_t)nact * (uint64_t)nl;
-        out->cuts++;
     }
-    free(elapsed);
-    free(stopped);
-    out->seconds = mf_now() - t0;
+out:
+    for (int j = 0; j < k; j++)
+        outs[j].seconds = mf_now() - t0;
+    sim_rows_free(&w);
     return rc;
 }
 

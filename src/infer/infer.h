@@ -96,6 +96,15 @@ void mf_futures_free(struct mf_futures *fs);
 int mf_infer_simulate(struct mf_infer *in, const struct mf_prompt *p, const struct mf_sim_opts *o,
                       struct mf_futures *out, struct mf_err *err);
 
+/* Several prompts' futures decoded as one batch (the futures of concurrent requests): prompt
+ * ps[j] gets os[j].samples futures (at most max_rows in all) into outs[j], drawn as
+ * mf_infer_simulate draws them (the same random streams; the logits equal up to the rounding
+ * of the batched products).  Rows of different prompts step together, each at its own
+ * position; the counters and seconds of each outs[j] are the batch's. */
+int mf_infer_simulate_batch(struct mf_infer *in, const struct mf_prompt *const *ps,
+                            const struct mf_sim_opts *os, int k, struct mf_futures *outs,
+                            struct mf_err *err);
+
 /* The embedding of a prompt: the final (normalized) hidden state at its last token, dim
  * floats. */
 int mf_infer_embed(struct mf_infer *in, const struct mf_prompt *p, float *out, struct mf_err *err);

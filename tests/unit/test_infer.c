@@ -740,6 +740,44 @@ static void simulate_follows_full_recomputation(void **state)
     /* bad input */
     struct mf_sim_opts o3 = {4, 10, 0, 1.0f, 1.0f, 1, 0};
     assert_int_equal(mf_infer_simulate(in, &pr, &o3, &fs2, &err), MF_EINVAL);
+
+    /* three prompts of different lengths in one batch (their contexts fill at different
+     * steps) draw what each draws alone: near-greedy, so rounding cannot change a choice */
+    struct mf_infer *big = NULL;
+    if (mf_infer_open(dir, 6, &big, &err) != 0)
+        fail_msg("%s", err.msg);
+    struct mf_prompt bp[3] = {{0}};
+    const int blen[3] = {42, 17, 30};
+    const struct mf_prompt *bpp[3];
+    struct mf_sim_opts bo[3];
+    struct mf_futures bf[3] = {{0}}, one = {0};
+    for (int j = 0; j < 3; j++) {
+        assert_int_equal(mf_prompt_append(&bp[j], prompt + (42 - blen[j]), (size_t)blen[j]), 0);
+        bp[j].n_prefix = P;
+        bpp[j] = &bp[j];
+        bo[j] = (struct mf_sim_opts){2, 60 + 10 * j, 0, 1e-4f, 1.0f, (uint64_t)(5 + j), 1};
+    }
+    assert_int_equal(mf_infer_simulate_batch(big, bpp, bo, 3, bf, &err), 0);
+    for (int j = 0; j < 3; j++) {
+        assert_int_equal(mf_infer_simulate(big, &bp[j], &bo[j], &one, &err), 0);
+        assert_int_equal(bf[j].n, 2);
+        assert_true(bf[j].cuts > 0);
+        for (size_t r = 0; r < 2; r++) {
+            assert_int_equal(bf[j].f[r].n, (size_t)(60 + 10 * j));
+            assert_int_equal(one.f[r].n, bf[j].f[r].n);
+            assert_memory_equal(one.f[r].tok, bf[j].f[r].tok, one.f[r].n * sizeof *one.f[r].tok);
+            assert_memory_equal(one.f[r].dt, bf[j].f[r].dt, one.f[r].n * sizeof *one.f[r].dt);
+        }
+    }
+    /* more futures than rows in all: refused */
+    bo[2].samples = 3;
+    assert_int_equal(mf_infer_simulate_batch(big, bpp, bo, 3, bf, &err), MF_EINVAL);
+    for (int j = 0; j < 3; j++) {
+        mf_futures_free(&bf[j]);
+        mf_prompt_free(&bp[j]);
+    }
+    mf_futures_free(&one);
+    mf_infer_free(big);
     mf_futures_free(&fs);
     mf_futures_free(&fs2);
     mf_prompt_free(&pr);

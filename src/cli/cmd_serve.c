@@ -35,6 +35,8 @@ int cmd_serve(int argc, char **argv)
          "trusted CDS clients: issuers and their JWKS (JSON)"},
         {"workers", OPT_INT, &o.workers, "N", "inference workers (default 1)"},
         {"queue", OPT_INT, &o.queue, "Q", "requests waiting for a worker at most (default 64)"},
+        {"batch", OPT_INT, &o.batch, "N",
+         "queued predictions a worker decodes together (default 8; 1: one at a time)"},
         {"io-threads", OPT_INT, &o.io_threads, "N", "HTTP threads (default: cores, at most 16)"},
         {"drain", OPT_INT, &o.drain_s, "S", "seconds to finish work on SIGTERM (default 30)"},
         {"max-body", OPT_SIZE, &max_body, "BYTES", "largest request body (default 16M)"},
@@ -75,12 +77,12 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "medfm: serve needs --model\nusage: %s\n", help.usage);
         return 2;
     }
-    if (o.workers < 0 || o.workers > 64 || o.queue < 0 || o.queue > 100000 || o.io_threads < 0 ||
-        o.io_threads > 256 || o.limits.max_samples < 0 || o.limits.max_samples > 4096 ||
-        o.limits.max_patients < 0 || o.limits.max_events < 0 || o.limits.max_new < 0 ||
-        o.limits.max_new > 1 << 20 || o.limits.default_samples < 0 || o.drain_s < 0 ||
-        o.limits.timeout_ms < 0 || o.limits.rate_per_min < 0 || o.limits.max_json_depth < 0 ||
-        o.limits.max_tasks < 0) {
+    if (o.workers < 0 || o.workers > 64 || o.queue < 0 || o.queue > 100000 || o.batch < 0 ||
+        o.batch > 64 || o.io_threads < 0 || o.io_threads > 256 || o.limits.max_samples < 0 ||
+        o.limits.max_samples > 4096 || o.limits.max_patients < 0 || o.limits.max_events < 0 ||
+        o.limits.max_new < 0 || o.limits.max_new > 1 << 20 || o.limits.default_samples < 0 ||
+        o.drain_s < 0 || o.limits.timeout_ms < 0 || o.limits.rate_per_min < 0 ||
+        o.limits.max_json_depth < 0 || o.limits.max_tasks < 0) {
         fprintf(stderr, "medfm: serve: a number option is out of range (see --help)\n");
         return 2;
     }

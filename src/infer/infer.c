@@ -318,7 +318,7 @@ static int decode_err(struct mf_err *err)
 int mf_infer_simulate(struct mf_infer *in, const struct mf_prompt *p, const struct mf_sim_opts *o,
                       struct mf_futures *out, struct mf_err *err)
 {
-    return mf_infer_simulate_batch(in, &p, o, 1, out, err);
+    return mf_infer_simulate_batch(in, p, o, 1, out, err);
 }
 
 /* Per-row state of a batch: the prompt a row continues, its length, its time, whether it
@@ -401,8 +401,8 @@ static int sim_prefill(struct mf_infer *in, const struct mf_prompt *p, int k, in
  * rows with room append their token (in one batch, each at its own position); rows whose
  * context is full are cut to their prefix and latest body tokens and run again, grouped by
  * length.  in->rows is reordered to the order the logits come in. */
-static int sim_step(struct mf_infer *in, const struct mf_prompt *const *ps, int nact,
-                    struct sim_rows *w, struct mf_futures *outs)
+static int sim_step(struct mf_infer *in, const struct mf_prompt *ps, int nact, struct sim_rows *w,
+                    struct mf_futures *outs)
 {
     const int ctx = in->cfg.context, V = in->cfg.vocab;
     int m0 = 0, nb = 0;
@@ -442,9 +442,9 @@ static int sim_step(struct mf_infer *in, const struct mf_prompt *const *ps, int 
     /* full rows: keep the prefix and the latest (ctx - P) / 2 body tokens with the new one */
     for (int i = m0; i < nact;) {
         int r = in->rows[i], j = w->pj[r];
-        const int P = (int)ps[j]->n_prefix, keep = (ctx - P) / 2, nl = P + keep;
+        const int P = (int)ps[j].n_prefix, keep = (ctx - P) / 2, nl = P + keep;
         int g = 0;
-        while (i + g < nact && (int)ps[w->pj[in->rows[i + g]]]->n_prefix == P)
+        while (i + g < nact && (int)ps[w->pj[in->rows[i + g]]].n_prefix == P)
             g++;
         uint32_t *batch = in->next;
         for (int b = 0; b < g; b++) {
@@ -468,7 +468,7 @@ static int sim_step(struct mf_infer *in, const struct mf_prompt *const *ps, int 
     return 0;
 }
 
-int mf_infer_simulate_batch(struct mf_infer *in, const struct mf_prompt *const *ps,
+int mf_infer_simulate_batch(struct mf_infer *in, const struct mf_prompt *ps,
                             const struct mf_sim_opts *os, int k, struct mf_futures *outs,
                             struct mf_err *err)
 {
@@ -477,7 +477,7 @@ int mf_infer_simulate_batch(struct mf_infer *in, const struct mf_prompt *const *
     if (k <= 0)
         return mf_err_set(err, MF_EINVAL, "no prompt to simulate");
     for (int j = 0; j < k; j++) {
-        const struct mf_prompt *p = ps[j];
+        const struct mf_prompt *p = &ps[j];
         if (os[j].samples <= 0 || os[j].samples > in->max_rows - R)
             return mf_err_set(err, MF_EINVAL, "samples must be in 1..%d in all (is %d more)",
                               in->max_rows, os[j].samples);
@@ -521,7 +521,7 @@ int mf_infer_simulate_batch(struct mf_infer *in, const struct mf_prompt *const *
         }
     }
     for (int j = 0; j < k; j++)
-        if (sim_prefill(in, ps[j], k, w.base[j], os[j].samples, &w, &outs[j]) != 0) {
+        if (sim_prefill(in, &ps[j], k, w.base[j], os[j].samples, &w, &outs[j]) != 0) {
             rc = decode_err(err);
             goto out;
         }

@@ -97,11 +97,12 @@ int mf_infer_simulate(struct mf_infer *in, const struct mf_prompt *p, const stru
                       struct mf_futures *out, struct mf_err *err);
 
 /* Several prompts' futures decoded as one batch (the futures of concurrent requests): prompt
- * ps[j] gets os[j].samples futures (at most max_rows in all) into outs[j], drawn as
- * mf_infer_simulate draws them (the same random streams; the logits equal up to the rounding
- * of the batched products).  Rows of different prompts step together, each at its own
- * position; the counters and seconds of each outs[j] are the batch's. */
-int mf_infer_simulate_batch(struct mf_infer *in, const struct mf_prompt *const *ps,
+ * ps[j] (k of them; copies of the structs do, the tokens are only read) gets os[j].samples futures
+ * (at most max_rows in all) into outs[j], drawn as mf_infer_simulate draws them (the same random
+ * streams; the logits equal up to the rounding of the batched products).  Rows of different prompts
+ * step together, each at its own position; the counters and seconds of each outs[j] are the
+ * batch's. */
+int mf_infer_simulate_batch(struct mf_infer *in, const struct mf_prompt *ps,
                             const struct mf_sim_opts *os, int k, struct mf_futures *outs,
                             struct mf_err *err);
 

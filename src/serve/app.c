@@ -493,15 +493,16 @@ static void route_info(struct mf_call *c)
     struct mf_buf b = MF_BUF_INIT;
     mf_buf_puts(&b, "{\"service\":\"medfm\",\"version\":\"0.1.0\",\"model\":");
     model_json(s, &b);
-    mf_buf_printf(&b,
-                  ",\"limits\":{\"max_body_bytes\":%zu,\"max_patients\":%d,\"max_events\":%d,"
-                  "\"max_samples\":%d,\"default_samples\":%d,\"max_tasks\":%d,\"timeout_ms\":%d,"
-                  "\"max_json_depth\":%d,\"rate_per_min\":%d},\"workers\":%d,\"queue\":%d,"
-                  "\"uptime_s\":%.0f}",
-                  s->o.limits.max_body, s->o.limits.max_patients, s->o.limits.max_events,
-                  s->o.limits.max_samples, s->o.limits.default_samples, s->o.limits.max_tasks,
-                  s->o.limits.timeout_ms, s->o.limits.max_json_depth, s->o.limits.rate_per_min,
-                  s->n_workers, s->o.queue, (double)(mf_now_us() - s->started_us) / 1e6);
+    mf_buf_printf(
+        &b,
+        ",\"limits\":{\"max_body_bytes\":%zu,\"max_patients\":%d,\"max_events\":%d,"
+        "\"max_samples\":%d,\"default_samples\":%d,\"max_tasks\":%d,\"timeout_ms\":%d,"
+        "\"max_json_depth\":%d,\"rate_per_min\":%d},\"workers\":%d,\"queue\":%d,\"batch\":%d,"
+        "\"uptime_s\":%.0f}",
+        s->o.limits.max_body, s->o.limits.max_patients, s->o.limits.max_events,
+        s->o.limits.max_samples, s->o.limits.default_samples, s->o.limits.max_tasks,
+        s->o.limits.timeout_ms, s->o.limits.max_json_depth, s->o.limits.rate_per_min, s->n_workers,
+        s->o.queue, s->o.batch, (double)(mf_now_us() - s->started_us) / 1e6);
     mf_call_json(c, 200, "application/json", &b);
 }
 

@@ -26,6 +26,8 @@ void mf_serve_opts_defaults(struct mf_serve_opts *o)
         o->workers = 1;
     if (o->queue <= 0)
         o->queue = 64;
+    if (o->batch <= 0)
+        o->batch = 8;
     if (o->io_threads <= 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o->io_threads = n > 0 ? (int)(n < 16 ? n : 16) : 2;

@@ -94,6 +94,13 @@ void mf_metrics_text(struct mf_server *s, struct mf_buf *b)
                   "medfm_rejected_total{reason=\"auth\"} %llu\n",
                   atomic_load(&s->m.rejected_queue_full), atomic_load(&s->m.rejected_rate),
                   atomic_load(&s->m.auth_failures));
+    mf_buf_printf(b,
+                  "# HELP medfm_batches_total Groups of queued predictions decoded together.\n"
+                  "# TYPE medfm_batches_total counter\nmedfm_batches_total %llu\n"
+                  "# HELP medfm_batched_requests_total Predictions in those groups.\n"
+                  "# TYPE medfm_batched_requests_total counter\n"
+                  "medfm_batched_requests_total %llu\n",
+                  atomic_load(&s->m.batches), atomic_load(&s->m.batched_requests));
     mf_buf_puts(b, "# HELP medfm_predictions_total Risks computed, by task.\n"
                    "# TYPE medfm_predictions_total counter\n");
     for (size_t i = 0; i < s->n_tasks && i < 64; i++)

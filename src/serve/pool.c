@@ -6,21 +6,29 @@
 #include "infer/infer.h"
 #include "serve/serve_int.h"
 
-static void run_call(struct mf_worker *w, struct mf_call *c)
+/* Answer 503 to a call that waited too long or comes after the drain's deadline: 1 when
+ * answered. */
+static int refuse_late(struct mf_server *s, struct mf_call *c)
 {
-    struct mf_server *s = w->srv;
     int64_t waited = mf_now_us() - c->queued;
     if (s->stopping == 2) {
         c->retry_after = 5;
         mf_call_error(c, 503, "unavailable", "the server is shutting down");
-        return;
+        return 1;
     }
     if (waited > (int64_t)s->o.limits.timeout_ms * 1000) {
         c->retry_after = 1;
         mf_call_error(c, 503, "timeout", "the request waited %.1f s in the queue, over the limit",
                       (double)waited / 1e6);
-        return;
+        return 1;
     }
+    return 0;
+}
+
+static void run_call(struct mf_worker *w, struct mf_call *c)
+{
+    if (refuse_late(w->srv, c))
+        return;
     switch (c->route) {
     case R_PREDICT:
         mf_route_predict(w, c);
@@ -52,14 +60,35 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&s->mu);
             break;
         }
-        s->qhead = c->next;
+        /* predictions waiting right behind it join it (micro-batching) */
+        struct mf_call *group[64];
+        int n = 0;
+        do {
+            group[n++] = c;
+            s->qhead = c->next;
+            s->qlen--;
+            atomic_fetch_sub(&s->m.queued, 1);
+            c = s->qhead;
+        } while (c && group[0]->route == R_PREDICT && c->route == R_PREDICT && n < s->o.batch &&
+                 n < 64);
         if (s->qhead == NULL)
             s->qtail = NULL;
-        s->qlen--;
-        atomic_fetch_sub(&s->m.queued, 1);
         pthread_mutex_unlock(&s->mu);
-        run_call(w, c);
-        c->done(c);
+        if (n == 1) {
+            run_call(w, group[0]);
+        } else {
+            struct mf_call *ready[64];
+            int k = 0;
+            for (int i = 0; i < n; i++) {
+                if (refuse_late(s, group[i]))
+                    continue;
+                ready[k++] = group[i];
+            }
+            if (k)
+                mf_route_predict_batch(w, ready, k);
+        }
+        for (int i = 0; i < n; i++)
+            group[i]->done(group[i]);
     }
     return NULL;
 }

@@ -209,20 +209,30 @@ static int patient_prompt(struct mf_worker *w, struct mf_served_req *r, uint64_t
     return mf_infer_prompt(w->in, tk, r->at, pr, err);
 }
 
-int mf_served_risks(struct mf_worker *w, struct mf_served_req *r, uint64_t i,
-                    struct mf_served_risk *out, int64_t *at_out, struct mf_err *err)
+/* One patient of a request on its way through a worker: its prompt, then its futures. */
+struct served_patient {
+    struct mf_timeline tl;
+    struct mf_tokens tk;
+    struct mf_prompt pr;
+    struct mf_futures fs;
+    struct mf_sim_opts so;
+};
+
+static void served_patient_free(struct served_patient *sp)
+{
+    mf_futures_free(&sp->fs);
+    mf_prompt_free(&sp->pr);
+    mf_tokens_free(&sp->tk);
+}
+
+/* The prompt of patient i and the sampling of its futures (the longest horizon of r's tasks). */
+static int served_patient_prompt(struct mf_worker *w, struct mf_served_req *r, uint64_t i,
+                                 struct served_patient *sp, struct mf_err *err)
 {
     struct mf_server *s = w->srv;
-    struct mf_timeline tl;
-    struct mf_tokens tk = {0};
-    struct mf_prompt pr = {0};
-    struct mf_futures fs = {0};
-    struct mf_task_evbuf hist = {0};
-    uint64_t *masks = NULL;
-    int rc = patient_prompt(w, r, i, &tl, &tk, &pr, err);
+    int rc = patient_prompt(w, r, i, &sp->tl, &sp->tk, &sp->pr, err);
     if (rc)
-        goto out;
-    *at_out = pr.at;
+        return rc;
     int64_t horizon = 0;
     for (int k = 0; k < r->n_tasks; k++) {
         int64_t h = mf_task_horizon(s->tasks[r->tasks[k]].task);
@@ -231,34 +241,55 @@ int mf_served_risks(struct mf_worker *w, struct mf_served_req *r, uint64_t i,
         if (h > horizon)
             horizon = h;
     }
-    struct mf_sim_opts so = {r->samples, s->o.limits.max_new, horizon, 1.0f, 1.0f, r->seed, 0};
-    if ((rc = mf_infer_simulate(w->in, &pr, &so, &fs, err)) != 0)
-        goto out;
-    for (int k = 0; k < r->n_tasks; k++) {
+    sp->so = (struct mf_sim_opts){r->samples, s->o.limits.max_new, horizon, 1.0f, 1.0f, r->seed, 0};
+    return 0;
+}
+
+/* r's tasks evaluated on the patient's futures. */
+static int served_patient_risks(struct mf_worker *w, struct mf_served_req *r,
+                                const struct served_patient *sp, struct mf_served_risk *out,
+                                struct mf_err *err)
+{
+    struct mf_server *s = w->srv;
+    struct mf_task_evbuf hist = {0};
+    uint64_t *masks = NULL;
+    int rc = 0;
+    for (int k = 0; k < r->n_tasks && rc == 0; k++) {
         const struct mf_served_task *t = &s->tasks[r->tasks[k]];
         free(masks);
         masks = NULL;
         hist.n = 0;
         if ((rc = mf_task_store_masks(t->task, r->pts.store, &masks, err)) != 0)
-            goto out;
-        if (mf_task_evbuf_timeline(t->task, masks, &tl, pr.at, &hist) != 0) {
+            break;
+        if (mf_task_evbuf_timeline(t->task, masks, &sp->tl, sp->pr.at, &hist) != 0) {
             rc = mf_err_set(err, MF_ENOMEM, "out of memory");
-            goto out;
+            break;
         }
         struct mf_task_events hev = mf_task_evbuf_events(&hist);
         out[k].task = r->tasks[k];
         out[k].horizon = mf_task_horizon(t->task);
-        if ((rc = mf_infer_task_risk(t->task, mf_infer_vocab(w->in), t->tok_masks, &hev, pr.at,
-                                     pr.at, &fs, &out[k].risk, err)) != 0)
-            goto out;
-        atomic_fetch_add(&s->m.predictions[r->tasks[k]], 1);
+        rc = mf_infer_task_risk(t->task, mf_infer_vocab(w->in), t->tok_masks, &hev, sp->pr.at,
+                                sp->pr.at, &sp->fs, &out[k].risk, err);
+        if (rc == 0)
+            atomic_fetch_add(&s->m.predictions[r->tasks[k]], 1);
     }
-out:
     free(masks);
     mf_task_evbuf_free(&hist);
-    mf_futures_free(&fs);
-    mf_prompt_free(&pr);
-    mf_tokens_free(&tk);
+    return rc;
+}
+
+int mf_served_risks(struct mf_worker *w, struct mf_served_req *r, uint64_t i,
+                    struct mf_served_risk *out, int64_t *at_out, struct mf_err *err)
+{
+    struct served_patient sp;
+    memset(&sp, 0, sizeof sp);
+    int rc = served_patient_prompt(w, r, i, &sp, err);
+    if (rc == 0)
+        rc = mf_infer_simulate(w->in, &sp.pr, &sp.so, &sp.fs, err);
+    if (rc == 0)
+        rc = served_patient_risks(w, r, &sp, out, err);
+    *at_out = sp.pr.at;
+    served_patient_free(&sp);
     return rc;
 }
 
@@ -340,48 +371,43 @@ static void fhir_risks(struct mf_server *s, struct mf_buf *b, struct mf_str subj
     }
 }
 
-void mf_route_predict(struct mf_worker *w, struct mf_call *c)
+/* The answer of one request whose patients have their futures. */
+static void predict_answer(struct mf_worker *w, struct mf_call *c, struct mf_served_req *r,
+                           const struct served_patient *sps)
 {
     struct mf_server *s = w->srv;
-    struct mf_served_req r;
-    if (mf_served_req_prepare(w, c, &r, 1) != 0) {
-        mf_served_req_free(&r);
-        return;
-    }
     struct mf_buf b = MF_BUF_INIT;
     struct mf_served_risk rk[64];
     memset(rk, 0, sizeof rk);
     int first = 1;
-    if (c->want_fhir)
+    if (c->want_fhir) {
         mf_buf_puts(&b, "{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[");
-    else {
+    } else {
         mf_buf_puts(&b, "{");
         model_ref(s, &b);
         mf_buf_printf(&b, ",\"request_id\":\"%s\",\"samples\":%d,\"patients\":[", c->request_id,
-                      r.samples);
+                      r->samples);
     }
-    for (uint64_t i = 0; i < r.pts.n; i++) {
+    for (uint64_t i = 0; i < r->pts.n; i++) {
         struct mf_err err = {0};
-        int64_t at = 0;
-        struct mf_str subject = mf_served_subject(&r, i);
-        if (mf_served_risks(w, &r, i, rk, &at, &err) != 0) {
+        const struct served_patient *sp = &sps[i];
+        if (served_patient_risks(w, r, sp, rk, &err) != 0) {
             mf_buf_release(&b);
             mf_call_error(c, err.code == MF_ENOMEM ? 503 : 422,
                           err.code == MF_ENOMEM ? "unavailable" : "cannot_predict",
                           "patient %llu of the request: %s", (unsigned long long)i + 1, err.msg);
-            mf_served_req_free(&r);
             return;
         }
         if (c->want_fhir) {
-            fhir_risks(s, &b, subject, at, rk, r.n_tasks, &first);
+            fhir_risks(s, &b, sp->tl.subject, sp->pr.at, rk, r->n_tasks, &first);
             continue;
         }
         char ts[32];
-        mf_time_format(at, ts);
+        mf_time_format(sp->pr.at, ts);
         mf_buf_puts(&b, i ? ",{\"subject_id\":" : "{\"subject_id\":");
-        mf_buf_json_string(&b, subject.p, subject.n);
+        mf_buf_json_string(&b, sp->tl.subject.p, sp->tl.subject.n);
         mf_buf_printf(&b, ",\"prediction_time\":\"%s\",\"risks\":[", ts);
-        for (int k = 0; k < r.n_tasks; k++) {
+        for (int k = 0; k < r->n_tasks; k++) {
             const struct mf_risk *x = &rk[k].risk;
             mf_buf_puts(&b, k ? ",{\"task\":" : "{\"task\":");
             mf_buf_json_string(&b, s->tasks[rk[k].task].name, strlen(s->tasks[rk[k].task].name));
@@ -400,7 +426,113 @@ void mf_route_predict(struct mf_worker *w, struct mf_call *c)
     }
     mf_buf_puts(&b, "]}");
     mf_call_json(c, 200, c->want_fhir ? "application/fhir+json" : "application/json", &b);
-    mf_served_req_free(&r);
+}
+
+/* Requests of a batch with their patients. */
+struct batch_item {
+    struct mf_call *c;
+    struct mf_served_req r;
+    struct served_patient *sps; /* r.pts.n of them; NULL: the call is answered already */
+    int failed;                 /* its decoding batch failed (answered) */
+};
+
+void mf_route_predict_batch(struct mf_worker *w, struct mf_call **cs, int n)
+{
+    struct mf_server *s = w->srv;
+    struct batch_item *it = calloc((size_t)n, sizeof *it);
+    size_t total = 0;
+    if (it == NULL) {
+        for (int q = 0; q < n; q++)
+            mf_call_error(cs[q], 503, "unavailable", "out of memory");
+        return;
+    }
+    /* parse every request and make its patients' prompts */
+    for (int q = 0; q < n; q++) {
+        struct batch_item *b = &it[q];
+        b->c = cs[q];
+        if (mf_served_req_prepare(w, b->c, &b->r, 1) != 0)
+            continue;
+        b->sps = calloc(b->r.pts.n, sizeof *b->sps);
+        if (b->sps == NULL) {
+            mf_call_error(b->c, 503, "unavailable", "out of memory");
+            continue;
+        }
+        for (uint64_t i = 0; i < b->r.pts.n; i++) {
+            struct mf_err err = {0};
+            if (served_patient_prompt(w, &b->r, i, &b->sps[i], &err) != 0) {
+                mf_call_error(b->c, 422, "cannot_predict", "patient %llu of the request: %s",
+                              (unsigned long long)i + 1, err.msg);
+                for (uint64_t j = 0; j <= i; j++)
+                    served_patient_free(&b->sps[j]);
+                free(b->sps);
+                b->sps = NULL;
+                break;
+            }
+        }
+        if (b->sps)
+            total += b->r.pts.n;
+    }
+    /* the futures of every patient, as few decoding batches as the rows allow */
+    struct slot {
+        struct served_patient *who;
+        struct batch_item *owner;
+    } *sl = calloc(total ? total : 1, sizeof *sl);
+    struct mf_prompt *ps = calloc(total ? total : 1, sizeof *ps); /* copies: tokens shared */
+    struct mf_sim_opts *os = calloc(total ? total : 1, sizeof *os);
+    struct mf_futures *fs = calloc(total ? total : 1, sizeof *fs);
+    int oom = !sl || !ps || !os || !fs;
+    size_t np = 0;
+    for (int q = 0; q < n && !oom; q++)
+        for (uint64_t i = 0; it[q].sps && i < it[q].r.pts.n; i++) {
+            sl[np].who = &it[q].sps[i];
+            sl[np].owner = &it[q];
+            ps[np] = sl[np].who->pr;
+            os[np] = sl[np].who->so;
+            np++;
+        }
+    for (size_t a = 0; a < np && !oom;) {
+        size_t e = a;
+        int rows = 0;
+        while (e < np && rows + os[e].samples <= s->o.limits.max_samples && e - a < 64)
+            rows += os[e++].samples;
+        struct mf_err err = {0};
+        int rc = mf_infer_simulate_batch(w->in, ps + a, os + a, (int)(e - a), fs + a, &err);
+        for (size_t k = a; k < e; k++) {
+            struct batch_item *owner = sl[k].owner;
+            if (rc != 0 && !owner->failed) { /* the batch failed: its requests fail */
+                mf_call_error(owner->c, err.code == MF_ENOMEM ? 503 : 422,
+                              err.code == MF_ENOMEM ? "unavailable" : "cannot_predict", "%s",
+                              err.msg);
+                owner->failed = 1;
+            }
+            sl[k].who->fs = fs[k];
+            memset(&fs[k], 0, sizeof fs[k]);
+        }
+        a = e;
+    }
+    atomic_fetch_add(&s->m.batches, 1);
+    atomic_fetch_add(&s->m.batched_requests, (unsigned long long)n);
+    for (int q = 0; q < n; q++) {
+        struct batch_item *b = &it[q];
+        if (oom && b->sps)
+            mf_call_error(b->c, 503, "unavailable", "out of memory");
+        else if (b->sps && !b->failed)
+            predict_answer(w, b->c, &b->r, b->sps);
+        for (uint64_t i = 0; b->sps && i < b->r.pts.n; i++)
+            served_patient_free(&b->sps[i]);
+        free(b->sps);
+        mf_served_req_free(&b->r);
+    }
+    free(sl);
+    free(ps);
+    free(os);
+    free(fs);
+    free(it);
+}
+
+void mf_route_predict(struct mf_worker *w, struct mf_call *c)
+{
+    mf_route_predict_batch(w, &c, 1);
 }
 
 static const char *const stop_name[] = {"death", "timeline_end", "horizon", "length"};

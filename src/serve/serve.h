@@ -3,8 +3,9 @@
  * I/O runs on libmicrohttpd's thread pool; inference on a bounded pool of workers, each with
  * its own decoding state.  A request that needs the model is checked (authentication, scope,
  * rate limit) on the I/O thread, queued, and its connection suspended until a worker answers;
- * a full queue answers 429 at once with Retry-After.  SIGTERM or SIGINT stops accepting,
- * lets queued and running requests finish (up to drain_s seconds), then exits.
+ * a full queue answers 429 at once with Retry-After.  A worker takes up to `batch` queued
+ * predictions at once and decodes their futures together (micro-batching).  SIGTERM or SIGINT stops
+ * accepting, lets queued and running requests finish (up to drain_s seconds), then exits.
  */
 #ifndef MF_SERVE_SERVE_H
 #define MF_SERVE_SERVE_H
@@ -41,6 +42,7 @@ struct mf_serve_opts {
     const char *port_file;  /* written with the bound port once listening (tests) */
     int workers;            /* inference workers (default 1) */
     int queue;              /* queued requests at most (default 64) */
+    int batch;              /* queued predictions a worker takes at once (default 8; 1: none) */
     int io_threads;         /* libmicrohttpd threads (default: cores) */
     int drain_s;            /* seconds to finish in-flight work on SIGTERM (default 30) */
     struct mf_serve_limits limits;

@@ -119,6 +119,7 @@ struct mf_metrics {
     atomic_ullong rejected_queue_full, rejected_rate, auth_failures;
     atomic_ullong predictions[64]; /* per served task index */
     atomic_ullong input_events, input_unknown_events, input_patients;
+    atomic_ullong batches, batched_requests; /* predictions decoded together */
     atomic_int in_flight, queued;
 };
 
@@ -216,6 +217,9 @@ struct mf_str mf_served_subject(struct mf_served_req *r, uint64_t i);
 
 /* predict.c: run on a worker */
 void mf_route_predict(struct mf_worker *w, struct mf_call *c);
+/* Several queued /v1/predict calls at once: their patients' futures are decoded in shared
+ * batches (up to max_samples rows each); each call gets its own answer, as alone. */
+void mf_route_predict_batch(struct mf_worker *w, struct mf_call **cs, int n);
 void mf_route_simulate(struct mf_worker *w, struct mf_call *c);
 void mf_route_embeddings(struct mf_worker *w, struct mf_call *c);
 

@@ -377,6 +377,12 @@ try:
           "a full queue answers 429 at once, the rest 200 (%s)" % sts)
     check(all(int(r[1].get("retry-after", "0")) >= 1 for r in res if r[0] == 429),
           "queue-full 429 carries Retry-After")
+    check(all(r[2]["patients"][0]["risks"][0]["futures"] == 64 for r in res if r[0] == 200),
+          "every answer of the burst has its own 64 futures")
+    _, _, _, data = srv.req("GET", "/metrics")
+    mt = dict(re.findall(r"^(medfm_batch\w+) (\d+)$", data.decode(), re.M))
+    check(int(mt.get("medfm_batched_requests_total", 0)) > int(mt.get("medfm_batches_total", 0)) > 0,
+          "queued predictions were decoded together (%s)" % mt)
 
     # ---- metrics ---------------------------------------------------------------------------------
     st, h, _, data = srv.req("GET", "/metrics")

@@ -748,16 +748,14 @@ static void simulate_follows_full_recomputation(void **state)
         fail_msg("%s", err.msg);
     struct mf_prompt bp[3] = {{0}};
     const int blen[3] = {42, 17, 30};
-    const struct mf_prompt *bpp[3];
     struct mf_sim_opts bo[3];
     struct mf_futures bf[3] = {{0}}, one = {0};
     for (int j = 0; j < 3; j++) {
         assert_int_equal(mf_prompt_append(&bp[j], prompt + (42 - blen[j]), (size_t)blen[j]), 0);
         bp[j].n_prefix = P;
-        bpp[j] = &bp[j];
         bo[j] = (struct mf_sim_opts){2, 60 + 10 * j, 0, 1e-4f, 1.0f, (uint64_t)(5 + j), 1};
     }
-    assert_int_equal(mf_infer_simulate_batch(big, bpp, bo, 3, bf, &err), 0);
+    assert_int_equal(mf_infer_simulate_batch(big, bp, bo, 3, bf, &err), 0);
     for (int j = 0; j < 3; j++) {
         assert_int_equal(mf_infer_simulate(big, &bp[j], &bo[j], &one, &err), 0);
         assert_int_equal(bf[j].n, 2);
@@ -771,7 +769,7 @@ static void simulate_follows_full_recomputation(void **state)
     }
     /* more futures than rows in all: refused */
     bo[2].samples = 3;
-    assert_int_equal(mf_infer_simulate_batch(big, bpp, bo, 3, bf, &err), MF_EINVAL);
+    assert_int_equal(mf_infer_simulate_batch(big, bp, bo, 3, bf, &err), MF_EINVAL);
     for (int j = 0; j < 3; j++) {
         mf_futures_free(&bf[j]);
         mf_prompt_free(&bp[j]);

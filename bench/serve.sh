@@ -4,7 +4,8 @@
 #      (target: medfm >= 0.5x nginx), both with wrk's THREADS threads and CONNS connections;
 #   2. POST /v1/predict (one events-JSON patient of the synthetic cohort, death_1y, SAMPLES
 #      futures) with the PRESET model: p50 and p99 latency and throughput at concurrency 1 and 8,
-#      errors (non-2xx) counted;
+#      errors (non-2xx) counted; at 8 also against a server taking one prediction at a time
+#      (--batch 1, the baseline of micro-batching);
 #   3. with SOAK > 0: predict at concurrency 8 for SOAK seconds, the server's RSS sampled every
 #      10 s (memory must stay flat).
 # Usage: bench/serve.sh [PRESET] [STEPS] [SAMPLES] [SECONDS] [SOAK]   (needs a built build/)
@@ -121,6 +122,15 @@ e = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (
 errs = (int(m.group(1)) if m else 0) + (sum(map(int, e.groups())) if e else 0)
 print(rps, p50, p99, errs, n)'
 }
+# wait until a server has no request left (wrk stops sending, not the server computing)
+idle() {
+  for _ in $(seq 1200); do
+    curl -s "http://127.0.0.1:$1/health" | grep -q '"queue":0,"in_flight":1}' && return 0
+    sleep 0.1
+  done
+  echo "the server on port $1 did not become idle" >&2
+  return 1
+}
 conns=64
 wrk -t "$threads" -c "$conns" -d 3s "http://127.0.0.1:$port/health" >/dev/null # warm-up
 wrk -t "$threads" -c "$conns" -d 3s "http://127.0.0.1:$nport/health" >/dev/null
@@ -142,8 +152,22 @@ curl -sf -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
   --data-binary @"$tmp/body.json" "$url" >"$tmp/one.json" || { cat "$tmp/serve.log" >&2; exit 1; }
 read -r p1_rps p1_50 p1_99 p1_err p1_n < <(wrk -t 1 -c 1 -d "${secs}s" --latency --timeout 60s \
   -s "$tmp/post.lua" "$url" | wrk_json)
+idle "$port"
 read -r p8_rps p8_50 p8_99 p8_err p8_n < <(wrk -t 2 -c 8 -d "${secs}s" --latency --timeout 60s \
   -s "$tmp/post.lua" "$url" | wrk_json)
+idle "$port"
+
+# the same at 8 connections against a server that takes one prediction at a time (--batch 1)
+"$medfm" serve --model "$tmp/model" --db "$tmp/state.sqlite" --tasks "$tmp/tasks" \
+  --listen 127.0.0.1:0 --port-file "$tmp/port1" --samples "$samples" --queue 1024 \
+  --rate 100000000 --batch 1 2>"$tmp/serve1.log" &
+pids+=($!)
+for _ in $(seq 600); do [ -s "$tmp/port1" ] && break; sleep 0.1; done
+url1="http://127.0.0.1:$(cat "$tmp/port1")/v1/predict?tasks=death_1y"
+read -r b1_rps b1_50 b1_99 b1_err b1_n < <(wrk -t 2 -c 8 -d "${secs}s" --latency --timeout 60s \
+  -s "$tmp/post.lua" "$url1" | wrk_json)
+idle "$(cat "$tmp/port1")"
+kill "${pids[-1]}"
 
 soak_line=""
 if [ "$soak" -gt 0 ]; then
@@ -180,7 +204,10 @@ row("ratio medfm / nginx (target >= 0.5)", "%.2f" % ($m_rps / $n_rps))
 row("errors nginx / medfm", "%d / %d" % ($n_err, $m_err))
 row("POST /v1/predict c=1: p50 / p99 ms", "%.0f / %.0f" % ($p1_50, $p1_99))
 row("  requests/s, requests, errors", "%.2f, %d, %d" % ($p1_rps, $p1_n, $p1_err))
-row("POST /v1/predict c=8: p50 / p99 ms", "%.0f / %.0f" % ($p8_50, $p8_99))
+row("POST /v1/predict c=8, --batch 1 (baseline): p50 / p99 ms", "%.0f / %.0f" % ($b1_50, $b1_99))
+row("  requests/s, requests, errors", "%.2f, %d, %d" % ($b1_rps, $b1_n, $b1_err))
+row("POST /v1/predict c=8, micro-batching: p50 / p99 ms", "%.0f / %.0f" % ($p8_50, $p8_99))
 row("  requests/s, requests, errors", "%.2f, %d, %d" % ($p8_rps, $p8_n, $p8_err))
+row("  throughput ratio batched / one at a time", "%.2f" % ($p8_rps / $b1_rps))
 PY
 [ -z "$soak_line" ] || echo "$soak_line"

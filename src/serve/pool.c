@@ -76,19 +76,19 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&s->mu);
         if (n == 1) {
             run_call(w, group[0]);
-        } else {
-            struct mf_call *ready[64];
-            int k = 0;
-            for (int i = 0; i < n; i++) {
-                if (refuse_late(s, group[i]))
-                    continue;
-                ready[k++] = group[i];
-            }
-            if (k)
-                mf_route_predict_batch(w, ready, k);
+            group[0]->done(group[0]);
+            continue;
         }
-        for (int i = 0; i < n; i++)
-            group[i]->done(group[i]);
+        struct mf_call *ready[64];
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            if (refuse_late(s, group[i]))
+                group[i]->done(group[i]);
+            else
+                ready[k++] = group[i];
+        }
+        if (k) /* answers each call as soon as it is ready */
+            mf_route_predict_batch(w, ready, k, 1);
     }
     return NULL;
 }

@@ -14,6 +14,13 @@
 
 #define DEFAULT_HORIZON ((int64_t)365 * 86400 * 1000000)
 
+/* Prompts decoded together fill at most this many rows (a prompt with more futures runs
+ * alone).  Measured on 2 cores (docs/performance.md): past about 20 rows a decoding step's
+ * products gain nothing from more rows, and rows of different prompts lose the attention over
+ * one shared prompt, so joining two 20-future requests was slower (0.81x) than running them
+ * one after the other, while 4-future requests gained. */
+#define BATCH_ROWS 32
+
 int mf_served_task_find(const struct mf_server *s, const char *name, size_t n)
 {
     for (size_t i = 0; i < s->n_tasks; i++)
@@ -433,28 +440,56 @@ struct batch_item {
     struct mf_call *c;
     struct mf_served_req r;
     struct served_patient *sps; /* r.pts.n of them; NULL: the call is answered already */
+    size_t last;                /* the slot of its last patient */
     int failed;                 /* its decoding batch failed (answered) */
+    int finished;
 };
 
-void mf_route_predict_batch(struct mf_worker *w, struct mf_call **cs, int n)
+/* Answer a call of the batch (unless answered already), free its patients, and with done
+ * hand it back to its connection at once. */
+static void batch_finish(struct mf_worker *w, struct batch_item *b, int oom, int done)
+{
+    if (b->finished)
+        return;
+    b->finished = 1;
+    if (oom && b->sps)
+        mf_call_error(b->c, 503, "unavailable", "out of memory");
+    else if (b->sps && !b->failed)
+        predict_answer(w, b->c, &b->r, b->sps);
+    for (uint64_t i = 0; b->sps && i < b->r.pts.n; i++)
+        served_patient_free(&b->sps[i]);
+    free(b->sps);
+    b->sps = NULL;
+    mf_served_req_free(&b->r);
+    if (done)
+        b->c->done(b->c);
+}
+
+void mf_route_predict_batch(struct mf_worker *w, struct mf_call **cs, int n, int done)
 {
     struct mf_server *s = w->srv;
     struct batch_item *it = calloc((size_t)n, sizeof *it);
     size_t total = 0;
     if (it == NULL) {
-        for (int q = 0; q < n; q++)
+        for (int q = 0; q < n; q++) {
             mf_call_error(cs[q], 503, "unavailable", "out of memory");
+            if (done)
+                cs[q]->done(cs[q]);
+        }
         return;
     }
     /* parse every request and make its patients' prompts */
     for (int q = 0; q < n; q++) {
         struct batch_item *b = &it[q];
         b->c = cs[q];
-        if (mf_served_req_prepare(w, b->c, &b->r, 1) != 0)
+        if (mf_served_req_prepare(w, b->c, &b->r, 1) != 0) {
+            batch_finish(w, b, 0, done);
             continue;
+        }
         b->sps = calloc(b->r.pts.n, sizeof *b->sps);
         if (b->sps == NULL) {
             mf_call_error(b->c, 503, "unavailable", "out of memory");
+            batch_finish(w, b, 0, done);
             continue;
         }
         for (uint64_t i = 0; i < b->r.pts.n; i++) {
@@ -466,13 +501,15 @@ void mf_route_predict_batch(struct mf_worker *w, struct mf_call **cs, int n)
                     served_patient_free(&b->sps[j]);
                 free(b->sps);
                 b->sps = NULL;
+                batch_finish(w, b, 0, done);
                 break;
             }
         }
         if (b->sps)
             total += b->r.pts.n;
     }
-    /* the futures of every patient, as few decoding batches as the rows allow */
+    /* the futures of every patient, in as few decoding batches as BATCH_ROWS allows; a call
+     * is answered as soon as its last patient's batch is done */
     struct slot {
         struct served_patient *who;
         struct batch_item *owner;
@@ -486,6 +523,7 @@ void mf_route_predict_batch(struct mf_worker *w, struct mf_call **cs, int n)
         for (uint64_t i = 0; it[q].sps && i < it[q].r.pts.n; i++) {
             sl[np].who = &it[q].sps[i];
             sl[np].owner = &it[q];
+            it[q].last = np;
             ps[np] = sl[np].who->pr;
             os[np] = sl[np].who->so;
             np++;
@@ -493,7 +531,7 @@ void mf_route_predict_batch(struct mf_worker *w, struct mf_call **cs, int n)
     for (size_t a = 0; a < np && !oom;) {
         size_t e = a;
         int rows = 0;
-        while (e < np && rows + os[e].samples <= s->o.limits.max_samples && e - a < 64)
+        while (e < np && (e == a || rows + os[e].samples <= BATCH_ROWS) && e - a < 64)
             rows += os[e++].samples;
         struct mf_err err = {0};
         int rc = mf_infer_simulate_batch(w->in, ps + a, os + a, (int)(e - a), fs + a, &err);
@@ -508,21 +546,17 @@ void mf_route_predict_batch(struct mf_worker *w, struct mf_call **cs, int n)
             sl[k].who->fs = fs[k];
             memset(&fs[k], 0, sizeof fs[k]);
         }
+        for (size_t k = a; k < e; k++)
+            if (sl[k].owner->last == k)
+                batch_finish(w, sl[k].owner, 0, done);
         a = e;
     }
-    atomic_fetch_add(&s->m.batches, 1);
-    atomic_fetch_add(&s->m.batched_requests, (unsigned long long)n);
-    for (int q = 0; q < n; q++) {
-        struct batch_item *b = &it[q];
-        if (oom && b->sps)
-            mf_call_error(b->c, 503, "unavailable", "out of memory");
-        else if (b->sps && !b->failed)
-            predict_answer(w, b->c, &b->r, b->sps);
-        for (uint64_t i = 0; b->sps && i < b->r.pts.n; i++)
-            served_patient_free(&b->sps[i]);
-        free(b->sps);
-        mf_served_req_free(&b->r);
+    if (n > 1) {
+        atomic_fetch_add(&s->m.batches, 1);
+        atomic_fetch_add(&s->m.batched_requests, (unsigned long long)n);
     }
+    for (int q = 0; q < n; q++)
+        batch_finish(w, &it[q], oom, done);
     free(sl);
     free(ps);
     free(os);
@@ -532,7 +566,7 @@ void mf_route_predict_batch(struct mf_worker *w, struct mf_call **cs, int n)
 
 void mf_route_predict(struct mf_worker *w, struct mf_call *c)
 {
-    mf_route_predict_batch(w, &c, 1);
+    mf_route_predict_batch(w, &c, 1, 0);
 }
 
 static const char *const stop_name[] = {"death", "timeline_end", "horizon", "length"};

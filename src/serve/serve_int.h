@@ -218,8 +218,9 @@ struct mf_str mf_served_subject(struct mf_served_req *r, uint64_t i);
 /* predict.c: run on a worker */
 void mf_route_predict(struct mf_worker *w, struct mf_call *c);
 /* Several queued /v1/predict calls at once: their patients' futures are decoded in shared
- * batches (up to max_samples rows each); each call gets its own answer, as alone. */
-void mf_route_predict_batch(struct mf_worker *w, struct mf_call **cs, int n);
+ * batches of up to 32 rows (a patient with more futures alone); each call gets its own
+ * answer, and with done its c->done is called as soon as that answer is ready. */
+void mf_route_predict_batch(struct mf_worker *w, struct mf_call **cs, int n, int done);
 void mf_route_simulate(struct mf_worker *w, struct mf_call *c);
 void mf_route_embeddings(struct mf_worker *w, struct mf_call *c);
 

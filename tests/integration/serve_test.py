@@ -379,10 +379,20 @@ try:
           "queue-full 429 carries Retry-After")
     check(all(r[2]["patients"][0]["risks"][0]["futures"] == 64 for r in res if r[0] == 200),
           "every answer of the burst has its own 64 futures")
+    # a burst of small predictions: the worker takes the queued ones together and decodes
+    # their futures in one batch (4 futures each, under the 32-row cap)
+    small = {"patients": [PATIENT, dict(PATIENT, subject_id="test-patient-b")],
+             "tasks": ["death_1y"], "samples": 4}
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        res = list(ex.map(lambda _: srv.req("POST", "/v1/predict", small, key=KEY), range(4)))
+    check(all(r[0] == 200 and len(r[2]["patients"]) == 2 and
+              all(p["risks"][0]["futures"] == 4 for p in r[2]["patients"]) for r in res),
+          "a burst of small predictions: every answer has its own patients and futures (%s)"
+          % [r[0] for r in res])
     _, _, _, data = srv.req("GET", "/metrics")
     mt = dict(re.findall(r"^(medfm_batch\w+) (\d+)$", data.decode(), re.M))
     check(int(mt.get("medfm_batched_requests_total", 0)) > int(mt.get("medfm_batches_total", 0)) > 0,
-          "queued predictions were decoded together (%s)" % mt)
+          "a worker took queued predictions together (%s)" % mt)
 
     # ---- metrics ---------------------------------------------------------------------------------
     st, h, _, data = srv.req("GET", "/metrics")

@@ -7,41 +7,16 @@
 
 #include "cli/commands.h"
 #include "cli/opts.h"
+#include "cli/state_cli.h"
 #include "core/buf.h"
 #include "core/fs.h"
 #include "serve/state.h"
-
-#define DB_HELP                                                                                    \
-    "the state database: a SQLite file or a postgresql:// URL (default $MEDFM_DB, else "           \
-    "medfm-state.sqlite)"
-
-static struct mf_state *open_existing(const char *db)
-{
-    if (db == NULL) {
-        const char *env = getenv("MEDFM_DB");
-        db = env && env[0] ? env : "medfm-state.sqlite";
-    }
-    if (!mf_state_where_is_pg(db) && !mf_fs_exists(db)) {
-        fprintf(stderr,
-                "medfm: no state database at '%s' (`medfm serve` makes one; --db or $MEDFM_DB "
-                "name another)\n",
-                db);
-        return NULL;
-    }
-    struct mf_state *st = NULL;
-    struct mf_err err = {0};
-    if (mf_state_open(db, &st, &err) != 0) {
-        fprintf(stderr, "medfm: %s\n", err.msg);
-        return NULL;
-    }
-    return st;
-}
 
 static int audit_verify(int argc, char **argv)
 {
     const char *db = NULL;
     const struct opt opts[] = {
-        {"db", OPT_STRING, &db, "STATE", DB_HELP},
+        {"db", OPT_STRING, &db, "STATE", STATE_DB_HELP},
     };
     const struct cmd_help help = {
         "medfm audit verify [--db STATE]",
@@ -60,7 +35,7 @@ static int audit_verify(int argc, char **argv)
         fprintf(stderr, "medfm: audit verify takes no arguments\nusage: %s\n", help.usage);
         return 2;
     }
-    struct mf_state *st = open_existing(db);
+    struct mf_state *st = state_cli_open(db, 0);
     if (st == NULL)
         return 1;
     struct mf_err err = {0};
@@ -101,7 +76,7 @@ static int audit_export(int argc, char **argv)
 {
     const char *db = NULL, *format = NULL, *out = NULL;
     const struct opt opts[] = {
-        {"db", OPT_STRING, &db, "STATE", DB_HELP},
+        {"db", OPT_STRING, &db, "STATE", STATE_DB_HELP},
         {"format", OPT_STRING, &format, "F", "fhir-auditevent (the only one, and the default)"},
         {"out", OPT_STRING, &out, "FILE.ndjson", "where to write (replaced atomically)"},
     };
@@ -128,7 +103,7 @@ static int audit_export(int argc, char **argv)
         fprintf(stderr, "medfm: unknown --format '%s' (known: fhir-auditevent)\n", format);
         return 2;
     }
-    struct mf_state *st = open_existing(db);
+    struct mf_state *st = state_cli_open(db, 0);
     if (st == NULL)
         return 1;
     struct mf_err err = {0};

@@ -5,41 +5,10 @@
 
 #include "cli/commands.h"
 #include "cli/opts.h"
+#include "cli/state_cli.h"
 #include "core/buf.h"
-#include "core/fs.h"
 #include "core/timeutil.h"
 #include "serve/state.h"
-
-#define DB_HELP                                                                                    \
-    "the state database: a SQLite file or a postgresql:// URL (default $MEDFM_DB, else "           \
-    "medfm-state.sqlite)"
-
-static const char *default_db(const char *db)
-{
-    if (db)
-        return db;
-    const char *env = getenv("MEDFM_DB");
-    return env && env[0] ? env : "medfm-state.sqlite";
-}
-
-/* Open the state; create: 1 to make a new SQLite file when absent, 0 to require one. */
-static struct mf_state *open_state(const char *db, int create)
-{
-    if (!create && !mf_state_where_is_pg(db) && !mf_fs_exists(db)) {
-        fprintf(stderr,
-                "medfm: no state database at '%s' (`medfm keys create` or `medfm serve` makes "
-                "one; --db or $MEDFM_DB name another)\n",
-                db);
-        return NULL;
-    }
-    struct mf_state *st = NULL;
-    struct mf_err err = {0};
-    if (mf_state_open(db, &st, &err) != 0) {
-        fprintf(stderr, "medfm: %s\n", err.msg);
-        return NULL;
-    }
-    return st;
-}
 
 /* A time in whole seconds, ISO 8601 UTC. */
 static void fmt_time(int64_t us, char out[32])
@@ -52,7 +21,7 @@ static int keys_create(int argc, char **argv)
     const char *db = NULL, *name = NULL, *scopes_s = NULL;
     int rate = 0;
     const struct opt opts[] = {
-        {"db", OPT_STRING, &db, "STATE", DB_HELP},
+        {"db", OPT_STRING, &db, "STATE", STATE_DB_HELP},
         {"name", OPT_STRING, &name, "NAME", "who the key is for (shown in lists; no secrets)"},
         {"scopes", OPT_STRING, &scopes_s, "LIST",
          "comma-separated: predict, simulate, feedback, admin"},
@@ -94,8 +63,7 @@ static int keys_create(int argc, char **argv)
         fprintf(stderr, "medfm: --name must have 1 to 127 bytes and no control characters\n");
         return 2;
     }
-    db = default_db(db);
-    struct mf_state *st = open_state(db, 1);
+    struct mf_state *st = state_cli_open(db, 1);
     if (st == NULL)
         return 1;
     char key[MF_KEY_MAX_LEN + 1];
@@ -155,7 +123,7 @@ static int keys_list(int argc, char **argv)
     const char *db = NULL;
     int json = 0;
     const struct opt opts[] = {
-        {"db", OPT_STRING, &db, "STATE", DB_HELP},
+        {"db", OPT_STRING, &db, "STATE", STATE_DB_HELP},
         {"json", OPT_FLAG, &json, NULL, "print a JSON array instead of a table"},
     };
     const struct cmd_help help = {
@@ -173,7 +141,7 @@ static int keys_list(int argc, char **argv)
         fprintf(stderr, "medfm: keys list takes no arguments\nusage: %s\n", help.usage);
         return 2;
     }
-    struct mf_state *st = open_state(default_db(db), 0);
+    struct mf_state *st = state_cli_open(db, 0);
     if (st == NULL)
         return 1;
     struct mf_err err = {0};
@@ -217,7 +185,7 @@ static int keys_revoke(int argc, char **argv)
 {
     const char *db = NULL;
     const struct opt opts[] = {
-        {"db", OPT_STRING, &db, "STATE", DB_HELP},
+        {"db", OPT_STRING, &db, "STATE", STATE_DB_HELP},
     };
     const struct cmd_help help = {
         "medfm keys revoke ID [--db STATE]",
@@ -235,7 +203,7 @@ static int keys_revoke(int argc, char **argv)
         fprintf(stderr, "medfm: keys revoke needs one key id\nusage: %s\n", help.usage);
         return 2;
     }
-    struct mf_state *st = open_state(default_db(db), 0);
+    struct mf_state *st = state_cli_open(db, 0);
     if (st == NULL)
         return 1;
     struct mf_err err = {0};

@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/opts.h"
+#include "cli/state_cli.h"
 #include "serve/serve.h"
 
 int cmd_serve(int argc, char **argv)
@@ -12,17 +13,13 @@ int cmd_serve(int argc, char **argv)
     struct mf_serve_opts o;
     memset(&o, 0, sizeof o);
     size_t max_body = 0;
-    const char *db = getenv("MEDFM_DB");
-    o.db = db && *db ? db : NULL;
     const struct opt opts[] = {
         {"model", OPT_STRING, &o.model_dir, "DIR", "the model folder"},
         {"listen", OPT_STRING, &o.listen, "HOST:PORT",
          "address to listen on (default 127.0.0.1:8080; port 0: any free port)"},
         {"tls-cert", OPT_STRING, &o.tls_cert, "CERT.pem", "serve HTTPS with this certificate"},
         {"tls-key", OPT_STRING, &o.tls_key, "KEY.pem", "the certificate's private key"},
-        {"db", OPT_STRING, &o.db, "STATE",
-         "keys, audit log, feedback: a SQLite file or a postgresql:// URL (default "
-         "$MEDFM_DB or medfm-state.sqlite)"},
+        {"db", OPT_STRING, &o.db, "STATE", STATE_DB_HELP},
         {"tasks", OPT_STRING, &o.tasks_dir, "DIR",
          "task definitions to serve (default: the installed tasks)"},
         {"card", OPT_STRING, &o.card_dir, "DIR",
@@ -87,6 +84,7 @@ int cmd_serve(int argc, char **argv)
         return 2;
     }
     o.limits.max_body = max_body;
+    o.db = state_cli_db(o.db);
     struct mf_err err = {0};
     if (mf_serve_run(&o, &err) != 0) {
         fprintf(stderr, "medfm: %s\n", err.msg);
